@@ -1,0 +1,1 @@
+"""KIS (Korea Investment & Securities) Open API protocol: requests, control replies, data frames."""
