@@ -15,7 +15,25 @@ from typing import Mapping
 from zoneinfo import ZoneInfo
 
 KST = ZoneInfo("Asia/Seoul")
-EMPTY: Mapping[str, str] = {}
+
+
+class _EmptyMapping(Mapping[str, str]):
+    """Immutable, hashable empty mapping: a dataclass default may not be a (mutable) dict."""
+
+    def __getitem__(self, key: str) -> str:
+        raise KeyError(key)
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+
+EMPTY: Mapping[str, str] = _EmptyMapping()
 
 
 class Side(str, enum.Enum):
