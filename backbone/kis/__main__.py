@@ -1,0 +1,4 @@
+"""Entry point: `python -m backbone.kis decode FILE|-` (see decode_cli)."""
+from .decode_cli import main
+
+raise SystemExit(main())
