@@ -182,10 +182,10 @@ def _parse_frame(text: str, keys: Mapping[str, AesKey] | None, bad_utf8: bool) -
         )
     index, min_width, known = layout_for(tr_id, width)
     if width < min_width:
-        return DecodeError(
-            DecodeErrorKind.TRUNCATED, f"{tr_id} record of {width} fields, layout needs >= {min_width}",
-            preview(text), tr_id,
-        )
+        # Enough values for fewer records: the count is wrong; otherwise the frame was cut short.
+        kind = DecodeErrorKind.BAD_COUNT if count > 1 and total >= min_width else DecodeErrorKind.TRUNCATED
+        return DecodeError(kind, f"{tr_id} record of {width} fields, layout needs >= {min_width}",
+                           preview(text), tr_id)
     if count == 1:
         records: tuple[Record, ...] = (Record(tr_id, tuple(values), index),)
     else:
