@@ -32,10 +32,6 @@ def jsonable(obj: Any) -> Any:
         return obj.isoformat()
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name != "raw"}
-        tr_id = getattr(obj, "tr_id", None)
-        if tr_id is not None:
-            out.setdefault("tr_id", tr_id)
-        out["type"] = type(obj).__name__
         return out
     if isinstance(obj, (list, tuple)):
         return [jsonable(x) for x in obj]
@@ -80,7 +76,7 @@ def _records(frame: DataFrame, line_no: int, date_hint: date | None) -> Iterable
             out["event"] = None
             out["error"] = _error(ev, line_no)["error"]
         else:
-            out["event"] = jsonable(ev)
+            out["event"] = {"type": type(ev).__name__, "tr_id": ev.tr_id, **jsonable(ev)}
         yield out
 
 
