@@ -1,0 +1,144 @@
+"""Read queries for the candle API, and the change feed that keeps the API's cache honest.
+
+Reads: `fetch_candles` (rows of one interval in [start, end)) and `fetch_prev_close` (the last
+1m close before `start`, which seeds gap filling). Both take an asyncpg connection; prices come
+back as Decimal (numeric) and are handed over unchanged.
+
+Change feed (cross-process cache invalidation): a statement-level trigger on `market_candles`
+sends one `NOTIFY candles_changed` per statement and symbol with the touched time range, on
+commit. Every API replica LISTENs and drops the cache entries the change could affect. The
+trigger is installed idempotently by `install_change_feed` (the API calls it at start-up); on
+TimescaleDB hypertables (no transition tables there) the writer calls `notify_changed` itself,
+which sends the same message. Payload: `{"symbol": .., "start": iso, "end": iso}` (inclusive).
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from backbone.models import Candle
+
+CHANNEL = "candles_changed"
+RELATIONS = {
+    "1m": "market_candles",
+    "5m": "market_candles_5m",
+    "15m": "market_candles_15m",
+    "1h": "market_candles_1h",
+    "1d": "market_candles_1d",
+}
+
+_SELECT = ("SELECT time, open, high, low, close, volume, value, trades FROM {rel} "
+           "WHERE symbol = $1{extra} AND time >= $2 AND time < $3 ORDER BY time")
+
+
+async def fetch_candles(conn: asyncpg.Connection, symbol: str, interval: str,
+                        start: datetime, end: datetime) -> list[Candle]:
+    """Stored candles of `interval` with bucket start in [start, end), oldest first."""
+    rel = RELATIONS[interval]  # KeyError = programming error: intervals are validated upstream
+    extra = " AND interval = '1m'" if interval == "1m" else ""
+    rows = await conn.fetch(_SELECT.format(rel=rel, extra=extra), symbol, start, end)
+    return [Candle(symbol, interval, r["time"], _price(r["open"]), _price(r["high"]), _price(r["low"]),
+                   _price(r["close"]), int(r["volume"] or 0), _price(r["value"] or 0),
+                   int(r["trades"] or 0)) for r in rows]
+
+
+def _price(v: Decimal | int) -> Decimal | int:
+    """numeric -> int when integral (KRX won prices, the Candle model's type), else Decimal."""
+    if isinstance(v, Decimal) and v == v.to_integral_value():
+        return int(v)
+    return v
+
+
+async def fetch_prev_close(conn: asyncpg.Connection, symbol: str,
+                           before: datetime) -> tuple[object, datetime] | None:
+    """(close, time) of the last 1m candle strictly before `before`, or None.
+
+    The last 1m close before an aligned bucket start equals the close of the last bucket of any
+    interval before it, so one indexed lookup on the 1m table seeds every interval.
+    """
+    row = await conn.fetchrow(
+        "SELECT close, time FROM market_candles WHERE symbol = $1 AND interval = '1m' "
+        "AND time < $2 ORDER BY time DESC LIMIT 1", symbol, before)
+    return None if row is None else (_price(row["close"]), row["time"])
+
+
+async def fetch_latest_table(conn: asyncpg.Connection, table: str, *, where: str = "",
+                             args: tuple = (), order: str = "") -> list[dict]:
+    """Rows of a jobs-owned table as plain dicts (sectors, related assets). The table may not
+    exist yet: asyncpg.UndefinedTableError / UndefinedColumnError propagate for the caller."""
+    sql = f"SELECT * FROM {table}" + (f" WHERE {where}" if where else "") + \
+        (f" ORDER BY {order}" if order else "") + " LIMIT 1000"
+    return [dict(r) for r in await conn.fetch(sql, *args)]
+
+
+async def ping(conn: asyncpg.Connection) -> None:
+    await conn.fetchval("SELECT 1")
+
+
+# ---- change feed ------------------------------------------------------------------------------
+_FEED_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION candles_changed_notify() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+DECLARE r record;
+BEGIN
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    FOR r IN SELECT symbol, min(time) AS lo, max(time) AS hi FROM new_rows GROUP BY symbol LOOP
+      PERFORM pg_notify('{CHANNEL}', json_build_object('symbol', r.symbol, 'start', r.lo,
+                                                       'end', r.hi)::text);
+    END LOOP;
+  END IF;
+  IF TG_OP IN ('DELETE', 'UPDATE') THEN
+    FOR r IN SELECT symbol, min(time) AS lo, max(time) AS hi FROM old_rows GROUP BY symbol LOOP
+      PERFORM pg_notify('{CHANNEL}', json_build_object('symbol', r.symbol, 'start', r.lo,
+                                                       'end', r.hi)::text);
+    END LOOP;
+  END IF;
+  RETURN NULL;
+END $fn$;
+"""
+# One trigger per event: PostgreSQL forbids transition tables on multi-event triggers.
+_FEED_TRIGGERS = (
+    "CREATE OR REPLACE TRIGGER candles_changed_ins AFTER INSERT ON market_candles "
+    "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION candles_changed_notify()",
+    "CREATE OR REPLACE TRIGGER candles_changed_upd AFTER UPDATE ON market_candles "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT "
+    "EXECUTE FUNCTION candles_changed_notify()",
+    "CREATE OR REPLACE TRIGGER candles_changed_del AFTER DELETE ON market_candles "
+    "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION candles_changed_notify()",
+)
+_FEED_LOCK = 0x6B15_0601  # serializes concurrent installers (several replicas starting at once)
+
+
+async def install_change_feed(conn: asyncpg.Connection) -> bool:
+    """Install the NOTIFY triggers on market_candles. False when the table refuses them
+    (a TimescaleDB hypertable): writers must then call `notify_changed` themselves."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _FEED_LOCK)
+        try:
+            async with conn.transaction():  # savepoint: a refusal must not abort the outer one
+                await conn.execute(_FEED_FUNCTION)
+                for ddl in _FEED_TRIGGERS:
+                    await conn.execute(ddl)
+        except (asyncpg.FeatureNotSupportedError, asyncpg.ObjectNotInPrerequisiteStateError):
+            return False
+    return True
+
+
+async def notify_changed(conn: asyncpg.Connection, symbol: str, start: datetime,
+                         end: datetime) -> None:
+    """Announce that 1m rows of `symbol` in [start, end] changed (sent when the transaction commits)."""
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL,
+                       json.dumps({"symbol": symbol, "start": start.isoformat(), "end": end.isoformat()}))
+
+
+def parse_change(payload: str) -> tuple[str, datetime, datetime] | None:
+    """(symbol, start, end) from a NOTIFY payload; None when malformed (never raises)."""
+    try:
+        data = json.loads(payload)
+        return (str(data["symbol"]), datetime.fromisoformat(data["start"]),
+                datetime.fromisoformat(data["end"]))
+    except (ValueError, KeyError, TypeError):
+        return None
