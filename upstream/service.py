@@ -1,0 +1,209 @@
+"""The socket owner without Ray: subscriptions, connection, token, REST, polling, batching, state.
+
+The Ray actor (actors/kis_socket.py) is a thin shell around one `SocketService`; everything here
+runs on one asyncio loop, so the subscription book needs no locks.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Iterable
+
+from backbone.kis.rest import RestError
+from backbone.ratelimit import TokenBucket
+from backbone.settings import Settings
+from backbone.subscriptions import BUDGET_EXHAUSTED, Availability, SubscriptionBook
+
+from .batcher import Deliver, MicroBatcher
+from .options import SocketOptions
+from .rest_client import KisRestClient
+from .state_store import MemoryStateStore, PgStateStore, StateStore
+from .token_keeper import TokenKeeper
+from .ws_session import UpstreamSession
+
+log = logging.getLogger(__name__)
+TRADE_TR = "H0STCNT0"
+
+
+class ApprovalUnavailable(RuntimeError):
+    """/oauth2/Approval failed (message holds the KIS code only)."""
+
+
+def parse_subscriptions(subs: Iterable) -> list[tuple[str, str]]:
+    """Accept ("H0STCNT0", "005930") pairs or "H0STCNT0:005930" strings."""
+    out = []
+    for s in subs:
+        if isinstance(s, str):
+            tr_id, _, tr_key = s.partition(":")
+        else:
+            tr_id, tr_key = s
+        if not tr_id or not tr_key:
+            raise ValueError(f"subscription must be (tr_id, tr_key), got {s!r}")
+        out.append((str(tr_id), str(tr_key)))
+    return out
+
+
+def _name(key: tuple[str, str]) -> str:
+    return f"{key[0]}:{key[1]}"
+
+
+class SocketService:
+    def __init__(self, settings: Settings, options: SocketOptions, deliver: Deliver,
+                 store: StateStore | None = None) -> None:
+        self.settings = settings
+        self.opt = options
+        self.book = SubscriptionBook(options.book)
+        self.bucket = TokenBucket(options.rest_rate_per_s)
+        self.rest = KisRestClient(settings.rest_base_url, settings.kis_app_key, settings.kis_app_secret, self.bucket,
+                                  timeout_s=options.rest_timeout_s, rate_retries=options.rest_rate_retries,
+                                  retry_base_s=options.rest_retry_base_s, custtype=options.custtype)
+        self.batcher = MicroBatcher(deliver, flush_ms=options.flush_ms, flush_events=options.flush_events,
+                                    max_in_flight=options.max_in_flight_per_router,
+                                    max_buffered=options.max_buffered_per_symbol)
+        self.session = UpstreamSession(settings.ws_url, self.book, self._approval, self.batcher.add, options)
+        self.store = store
+        self.tokens: TokenKeeper | None = None
+        self._ready = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._persist_lock = asyncio.Lock()
+        self._persisted: dict | None = None
+        self._last_approval_at = 0.0
+        self.started_at = time.time()
+        self.restored = 0
+        self.polls = 0
+        self.poll_errors = 0
+        self.approvals = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        if self.store is None:
+            self.store = (await PgStateStore.connect(self.opt.database_dsn, self.settings.app_key_id)
+                          if self.opt.database_dsn else MemoryStateStore())
+        self.tokens = TokenKeeper(self.rest.issue_token, self.store, self.opt.token)
+        self.rest.tokens = self.tokens
+        wanted = await self.store.load_wanted()
+        self._persisted = {k: dict(v) for k, v in wanted.items()}
+        self.book.restore(wanted, time.monotonic())
+        self.restored = len(wanted)
+        for coro in (self.session.run(), self.batcher.run(), self._poll_loop()):
+            self._tasks.append(asyncio.create_task(coro))
+        self._ready.set()
+
+    async def ready(self) -> None:
+        await self._ready.wait()
+
+    async def close(self) -> None:
+        self.session.stop()
+        await self.batcher.stop()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.rest.aclose()
+        if self.store is not None:
+            await self.store.close()
+
+    # ------------------------------------------------------------------ demand
+    async def acquire(self, requester: str, subscriptions: Iterable, priority: int = 0) -> dict[str, str]:
+        """Register demand; returns "tr_id:tr_key" -> live | pending | polled | refused."""
+        keys = parse_subscriptions(subscriptions)
+        await self.ready()
+        got = self.book.acquire(requester, keys, int(priority), time.monotonic())
+        await self._persist()
+        self.session.wake()
+        return {_name(k): v.value for k, v in got.items()}
+
+    async def release(self, requester: str, subscriptions: Iterable | None = None) -> None:
+        keys = None if subscriptions is None else parse_subscriptions(subscriptions)
+        await self.ready()
+        self.book.release(requester, keys, time.monotonic())
+        await self._persist()
+        self.session.wake()
+
+    def view(self, requester: str) -> dict[str, dict]:
+        now = time.monotonic()
+        out = {}
+        for k, av in self.book.view_for(requester, now).items():
+            out[_name(k)] = {"state": av.value, **({"code": BUDGET_EXHAUSTED} if av is Availability.REFUSED else {})}
+        return out
+
+    async def _persist(self) -> None:
+        """Write the wanted set when it changed (before acquire/release return: a crash right after
+        must not lose it)."""
+        async with self._persist_lock:
+            wanted = self.book.wanted()
+            if wanted == self._persisted:
+                return
+            await self.store.save_wanted(wanted)
+            self._persisted = wanted
+
+    # ------------------------------------------------------------------ credentials
+    async def _approval(self, force: bool) -> str:
+        wait = self._last_approval_at + self.opt.approval_min_interval_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_approval_at = time.monotonic()
+        resp = await self.rest.approval_key()
+        if isinstance(resp, RestError):
+            raise ApprovalUnavailable(f"approval key: {resp.code}")
+        self.approvals += 1
+        return resp.approval_key
+
+    async def get_token(self) -> str:
+        await self.ready()
+        return await self.tokens.get()
+
+    # ------------------------------------------------------------------ REST
+    async def current_price(self, symbol: str):
+        await self.ready()
+        return await self.rest.current_price(symbol)
+
+    async def minute_bars(self, symbol: str, until_hhmmss: str):
+        await self.ready()
+        return await self.rest.minute_bars(symbol, until_hhmmss)
+
+    async def _poll_loop(self) -> None:
+        """REST polling of the current price for wanted trade streams that have no registration."""
+        while True:
+            started = time.monotonic()
+            symbols = sorted({k[1] for k in self.book.polled(started) if k[0] == TRADE_TR})
+            for sym in symbols:
+                try:
+                    r = await self.rest.current_price(sym)
+                except Exception as exc:  # token unavailable etc.: count, keep polling
+                    r = RestError(0, type(exc).__name__, "")
+                if isinstance(r, RestError):
+                    self.poll_errors += 1
+                    continue
+                self.polls += 1
+                self.batcher.add_polled(sym, {"price": r.stck_prpr, "cum_volume": r.acml_vol, "change": r.prdy_vrss,
+                                              "change_rate": str(r.prdy_ctrt), "ts_ns": time.time_ns(),
+                                              "source": "rest"})
+            min_cycle = len(symbols) / max(1e-9, self.opt.rest_rate_per_s * self.opt.poll_rate_share)
+            await asyncio.sleep(max(0.05, max(self.opt.poll_interval_s, min_cycle) - (time.monotonic() - started)))
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> dict:
+        """Everything an operator needs; no secrets (no token, approval key, app key or AES keys)."""
+        now = time.monotonic()
+        rows = self.book.snapshot(now)
+        for r in rows:
+            if r["state"] == Availability.REFUSED.value:
+                r["code"] = BUDGET_EXHAUSTED
+        return {
+            "app_key_id": self.settings.app_key_id,
+            "connection": self.session.status(),
+            "registrations": {"used": self.book.used, "budget": self.book.config.budget,
+                              "live": len(self.book.live_keys()), "items": rows,
+                              "counters": dict(self.book.counters)},
+            "token": {"expires_at": self.tokens.expires_at if self.tokens else None,
+                      "issued": self.tokens.issued if self.tokens else 0,
+                      "throttled": self.tokens.throttled if self.tokens else 0,
+                      "last_error": self.tokens.last_error if self.tokens else None},
+            "rest": {"calls": self.rest.calls, "rate_limited": self.rest.rate_limited,
+                     "auth_retries": self.rest.auth_retries, "polls": self.polls, "poll_errors": self.poll_errors,
+                     "approvals": self.approvals},
+            "routing": self.batcher.status(),
+            "restored_wanted": self.restored,
+            "started_at": self.started_at,
+        }
