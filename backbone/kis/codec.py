@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
+from ._fast import fast_constructor
 from .control import PingPong, SubscribeReply, parse_control
 from .crypto import AesKey, DecryptError, decrypt_bytes
 from .errors import DecodeError, DecodeErrorKind, preview
@@ -94,6 +95,8 @@ class DataFrame:
     unknown_width: bool = False  # width not in layouts.KNOWN_WIDTHS (decoded anyway; worth counting)
 
 
+_DataFrame = fast_constructor(DataFrame)
+
 # (tr_id, width) -> (index map, min known width or 0, width is known)
 _LAYOUT_CACHE: dict[tuple[str, int], tuple[dict[str, int], int, bool]] = {}
 
@@ -154,7 +157,8 @@ def _parse_frame(text: str, keys: Mapping[str, AesKey] | None, bad_utf8: bool) -
     enc, tr_id, count_s, payload = parts
     if len(enc) != 1 or not tr_id or not tr_id.isascii() or not tr_id.isalnum():
         return DecodeError(DecodeErrorKind.GARBAGE, "bad data frame header", preview(text))
-    if not (count_s.isascii() and count_s.isdigit()) or int(count_s) <= 0:
+    # Length bound first: int() refuses digit strings over 4300 chars (ValueError), and KIS uses 3.
+    if not (0 < len(count_s) <= 6 and count_s.isascii() and count_s.isdigit()) or int(count_s) <= 0:
         return DecodeError(DecodeErrorKind.BAD_COUNT, f"bad record count {count_s[:8]!r}", preview(text), tr_id)
     count = int(count_s)
     encrypted = enc == "1"
@@ -190,4 +194,4 @@ def _parse_frame(text: str, keys: Mapping[str, AesKey] | None, bad_utf8: bool) -
         records: tuple[Record, ...] = (Record(tr_id, tuple(values), index),)
     else:
         records = tuple(Record(tr_id, tuple(values[i:i + width]), index) for i in range(0, total, width))
-    return DataFrame(tr_id, encrypted, records, bad_utf8, bool(LAYOUTS.get(tr_id)) and not known)
+    return _DataFrame(tr_id, encrypted, records, bad_utf8, bool(LAYOUTS.get(tr_id)) and not known)

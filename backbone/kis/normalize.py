@@ -7,7 +7,6 @@ with a falling sign code (4 하한 / 5 하락) the value is negated.
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -15,6 +14,7 @@ from functools import lru_cache
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo
 
+from ._fast import fast_constructor as _fast
 from .codec import Record, parse_message
 from .control import PingPong, SubscribeReply
 from .crypto import AesKey
@@ -51,21 +51,6 @@ def _dec(s: str) -> Decimal:
     if not d.is_finite():
         raise _Bad(s)
     return d
-
-
-def _fast(cls):
-    """A constructor for a frozen slots dataclass that writes the slots directly.
-
-    Frozen dataclasses set every field through object.__setattr__, which costs ~0.15 us per field;
-    writing through the slot descriptors halves event construction time. All fields are required
-    arguments (no defaults), so a layout change in events.py fails loudly in the tests.
-    """
-    names = [f.name for f in dataclasses.fields(cls)]
-    ns = {"_new": object.__new__, "_cls": cls, **{f"_s_{n}": getattr(cls, n).__set__ for n in names}}
-    src = (f"def make_{cls.__name__}({', '.join(names)}):\n    o = _new(_cls)\n"
-           + "".join(f"    _s_{n}(o, {n})\n" for n in names) + "    return o\n")
-    exec(src, ns)  # noqa: S102 - generated from dataclass field names only
-    return ns[f"make_{cls.__name__}"]
 
 
 _Trade = _fast(Trade)

@@ -142,6 +142,8 @@ def test_unknown_width_is_flagged_not_rejected():
     (S.CNT_REAL.replace("|001|", "|000|"), DecodeErrorKind.BAD_COUNT),
     (S.CNT_REAL.replace("|001|", "|0x1|"), DecodeErrorKind.BAD_COUNT),
     (S.CNT_REAL.replace("|001|", "|-01|"), DecodeErrorKind.BAD_COUNT),
+    (S.CNT_REAL.replace("|001|", "|" + "9" * 5000 + "|"), DecodeErrorKind.BAD_COUNT),
+    (S.CNT_REAL.replace("|001|", "||"), DecodeErrorKind.BAD_COUNT),
     ('{"header":', DecodeErrorKind.BAD_JSON),
     ("[1, 2]", DecodeErrorKind.GARBAGE),
     ('{"foo": 1}', DecodeErrorKind.BAD_JSON),

@@ -218,3 +218,16 @@ def test_decode_passes_control_and_errors_through():
 def test_to_event_on_record_directly():
     rec = parse_message(S.CNT_REAL).records[0]
     assert isinstance(to_event(rec), Trade)
+
+
+def test_fast_constructed_events_equal_normally_constructed_ones():
+    import dataclasses
+
+    for raw in (S.CNT_REAL, S.ASP_REAL_1):
+        ev = one(raw, date_hint=D)
+        again = dataclasses.replace(ev)  # goes through the dataclass __init__
+        assert again == ev and hash(again) == hash(ev) and again.raw is ev.raw
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            ev.symbol = "x"
+    frame = parse_message(S.CNT_REAL)
+    assert dataclasses.replace(frame) == frame
