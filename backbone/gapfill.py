@@ -46,12 +46,12 @@ def fill_gaps(candles: list[Candle], interval: str, start: datetime | date, end:
         raise InvalidIntervalError(f"unsupported interval {interval!r}")
     tz = calendar.tz
     lo_s, hi_s = calendar._epoch(start), calendar._epoch(end)
-    ordered = sorted(candles, key=lambda c: c.time)
+    stamped = sorted(((int(c.time.timestamp()), c) for c in candles), key=_first)
+    ordered = [c for _, c in stamped]
 
     seed = prev_close
     real: dict[int, Candle] = {}
-    for c in ordered:
-        e = int(c.time.timestamp())
+    for e, c in stamped:
         if e < lo_s:
             seed = c.close
         elif e < hi_s:
@@ -70,9 +70,13 @@ def fill_gaps(candles: list[Candle], interval: str, start: datetime | date, end:
     closes = np.where(prev_idx >= 0, real_close[np.maximum(prev_idx, 0)] if len(real_close) else 0,
                       seed if seed is not None else 0)
 
-    out = [(e, FilledCandle(c, False)) for e, c in real.items()]
-    for e, px in zip(missing.tolist(), closes.tolist()):
-        t = datetime.fromtimestamp(e, tz)
-        out.append((e, FilledCandle(Candle(name, interval, t, px, px, px, px, 0, 0, 0, "fill"), True)))
-    out.sort(key=lambda pair: pair[0])
-    return [fc for _, fc in out]
+    out = [FilledCandle(c, False) for c in real.values()]
+    out += [FilledCandle(Candle(name, interval, datetime.fromtimestamp(e, tz), px, px, px, px, 0, 0, 0,
+                                "fill"), True)
+            for e, px in zip(missing.tolist(), closes.tolist())]
+    order = np.argsort(np.concatenate((real_s, missing)), kind="stable")
+    return [out[i] for i in order.tolist()]
+
+
+def _first(pair: tuple[int, Candle]) -> int:
+    return pair[0]
