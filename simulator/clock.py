@@ -18,22 +18,26 @@ KRX_CLOSE = dtime(15, 30)
 
 
 @functools.lru_cache(maxsize=4)
-def _calendar(name: str):
+def _sessions(name: str) -> tuple[frozenset[date], date, date] | None:
+    """The calendar's session dates (loaded once), or None to fall back to weekdays."""
     try:
+        import warnings
+
         import exchange_calendars as xcals
 
-        return xcals.get_calendar(name)
-    except Exception:  # calendar unavailable: fall back to weekdays
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cal = xcals.get_calendar(name)
+            days = frozenset(ts.date() for ts in cal.sessions)
+        return days, min(days), max(days)
+    except Exception:  # calendar unavailable
         return None
 
 
 def is_trading_day(d: date, calendar: str = "XKRX") -> bool:
-    cal = _calendar(calendar)
-    if cal is not None:
-        try:
-            return bool(cal.is_session(d.isoformat()))
-        except Exception:  # outside the calendar's range
-            pass
+    known = _sessions(calendar)
+    if known is not None and known[1] <= d <= known[2]:
+        return d in known[0]
     return d.weekday() < 5
 
 
@@ -84,11 +88,9 @@ class SimClock:
 
     @staticmethod
     def _session_day_for(t: datetime) -> date:
-        """Today if it is a trading day before the close, else the most recent trading day."""
+        """Today if it is a trading day, else the most recent trading day."""
         d = t.date()
-        if is_trading_day(d) and t.time() < KRX_CLOSE:
-            return d
-        return previous_trading_day(d) if not is_trading_day(d) else d
+        return d if is_trading_day(d) else previous_trading_day(d)
 
     def now(self) -> datetime:
         with self._lock:
