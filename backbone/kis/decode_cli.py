@@ -100,7 +100,11 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None, stdout: T
     args = ap.parse_args(argv)
     out = stdout or sys.stdout
     keys = dict(args.key)
-    src: BinaryIO = (stdin or sys.stdin.buffer) if args.file == "-" else open(args.file, "rb")
+    try:
+        src: BinaryIO = (stdin or sys.stdin.buffer) if args.file == "-" else open(args.file, "rb")
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
     try:
         for obj in decode_lines(src, keys, args.date):
             out.write(json.dumps(obj, ensure_ascii=False) + "\n")

@@ -56,3 +56,8 @@ def test_module_entry_point_reads_file(tmp_path):
     assert p.returncode == 0, p.stderr
     rows = [json.loads(x) for x in p.stdout.decode().splitlines()]
     assert rows[0]["event"]["value"] == "2624.54" and rows[1]["error"]["kind"] == "garbage"
+
+
+def test_missing_file_is_a_clean_error(tmp_path, capsys):
+    assert main(["decode", str(tmp_path / "nope.txt")]) == 2
+    assert "cannot read" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """The simulator's independent encoder (simulator.frames) and this decoder agree on every TR."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
