@@ -25,12 +25,16 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Iterable, Literal
 
 from backbone.kis.events import BookLevel, OrderBook
 
 Price = int | Decimal
 SideName = Literal["ask", "bid"]
+
+
+_price_key = attrgetter("price")
 
 
 class BookError(ValueError):
@@ -101,9 +105,14 @@ def price_text(price: Price) -> str:
 
 def checksum(asks: Iterable[BookLevel], bids: Iterable[BookLevel]) -> int:
     """CRC32 of the documented text; pass the levels best-first, already cut to depth."""
-    parts = [f"a:{price_text(lv.price)}:{lv.size}" for lv in asks]
-    parts += [f"b:{price_text(lv.price)}:{lv.size}" for lv in bids]
+    # int prices (KRX, the hot path) format directly; Decimals go through price_text
+    parts = [f"a:{p if type(p) is int else price_text(p)}:{s}" for p, s in map(_pair, asks)]
+    parts += [f"b:{p if type(p) is int else price_text(p)}:{s}" for p, s in map(_pair, bids)]
     return zlib.crc32("|".join(parts).encode("ascii")) & 0xFFFFFFFF
+
+
+def _pair(lv: BookLevel) -> tuple[Price, int]:
+    return lv.price, lv.size
 
 
 def _price_json(price: Price) -> int | str:
@@ -113,7 +122,7 @@ def _price_json(price: Price) -> int | str:
 def _window(levels: Iterable[BookLevel], descending: bool, depth: int) -> tuple[BookLevel, ...]:
     """Best-first, positive prices and sizes only, cut to depth. Duplicate prices are an error."""
     kept = [lv for lv in levels if lv.price > 0 and lv.size > 0]
-    kept.sort(key=lambda lv: lv.price, reverse=descending)
+    kept.sort(key=_price_key, reverse=descending)  # KIS sends best-first: timsort is O(n) then
     for a, b in zip(kept, kept[1:]):
         if a.price == b.price:
             raise BookError(f"duplicate price level {a.price}")

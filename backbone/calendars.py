@@ -102,6 +102,11 @@ class MarketCalendar:
             return self._session(i)
         return None
 
+    def latest_session(self, now: datetime) -> Session | None:
+        """The session open at `now`, else the last one that opened before it (an API default)."""
+        i = int(np.searchsorted(self._open_s, self._epoch(now), "right")) - 1
+        return self._session(i) if i >= 0 else None
+
     def is_session(self, day: date) -> bool:
         return self.session_on(day) is not None
 

@@ -136,3 +136,17 @@ def test_snapshot_plus_deltas_reconstructs_last_book(books, depth):
     # a late joiner: snapshot then later deltas works through JSON too
     snap = snapshot_from_dict(want.to_dict())
     assert snap == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(levels, levels), min_size=1, max_size=15))
+def test_reconstruction_with_decimal_prices_through_json(books):
+    d = BookDiffer(depth=5)
+    state = snapshot_from_dict(d.snapshot().to_dict())
+    for asks, bids in books:
+        b = book([(Decimal(p) / 4, s) for p, s in asks.items()], [(Decimal(p) / 4, s) for p, s in bids.items()], sym="AAPL")
+        delta = d.update(b)
+        if delta is not None:
+            state = apply_delta(state, delta_from_dict(delta.to_dict()))
+    assert state.checksum == d.snapshot().checksum
+    assert [(lv.price, lv.size) for lv in state.asks] == [(lv.price, lv.size) for lv in d.snapshot().asks]

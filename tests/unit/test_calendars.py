@@ -105,3 +105,10 @@ def test_nyse_sessions_in_new_york_time(nyse):
     assert len(m1) == 390 and m1[0] == datetime(2026, 3, 9, 9, 30, tzinfo=NY)
     assert [t.hour for t in nyse.bucket_starts("1h", date(2026, 11, 20), date(2026, 11, 21))] == \
         [9, 10, 11, 12, 13, 14, 15]
+
+
+def test_latest_session(krx):
+    assert krx.latest_session(kst(2026, 11, 22, 12)).date == date(2026, 11, 20)  # Sunday -> Friday
+    assert krx.latest_session(kst(2026, 11, 23, 8, 59)).date == date(2026, 11, 20)
+    assert krx.latest_session(kst(2026, 11, 23, 9, 0)).date == date(2026, 11, 23)
+    assert krx.latest_session(kst(2000, 1, 1)) is None
