@@ -69,12 +69,13 @@ class MarketCalendar:
         self._ordinals = np.array([d.toordinal() for d in dates], dtype=np.int64)
         self._open_s = opens.astype(np.int64)
         self._close_s = closes.astype(np.int64)
-        self._midnight_s = np.array([self._epoch(d) for d in dates], dtype=np.int64)
+        self._midnight_s = np.array([self.epoch(d) for d in dates], dtype=np.int64)
         self.first_date = dates[0]
         self.last_date = dates[-1]
 
     # -- conversions ---------------------------------------------------------------------------
-    def _epoch(self, t: datetime | date) -> int:
+    def epoch(self, t: datetime | date) -> int:
+        """Epoch seconds of an aware datetime, or of a date's local midnight in this market."""
         if isinstance(t, datetime):
             if t.tzinfo is None:
                 raise ValueError("datetimes must be timezone-aware")
@@ -104,7 +105,7 @@ class MarketCalendar:
 
     def latest_session(self, now: datetime) -> Session | None:
         """The session open at `now`, else the last one that opened before it (an API default)."""
-        i = int(np.searchsorted(self._open_s, self._epoch(now), "right")) - 1
+        i = int(np.searchsorted(self._open_s, self.epoch(now), "right")) - 1
         return self._session(i) if i >= 0 else None
 
     def is_session(self, day: date) -> bool:
@@ -112,13 +113,13 @@ class MarketCalendar:
 
     def is_open(self, ts: datetime) -> bool:
         """True while the market trades: open <= ts < close."""
-        s = self._epoch(ts)
+        s = self.epoch(ts)
         i = int(np.searchsorted(self._open_s, s, "right")) - 1
         return i >= 0 and s < self._close_s[i]
 
     def bucket_epochs(self, interval: str, start: datetime | date, end: datetime | date) -> np.ndarray:
         """Bucket starts (epoch seconds, sorted) in [start, end) that overlap a trading minute."""
-        lo_s, hi_s = self._epoch(start), self._epoch(end)
+        lo_s, hi_s = self.epoch(start), self.epoch(end)
         if hi_s <= lo_s:
             return np.empty(0, dtype=np.int64)
         if interval == "1d":

@@ -45,7 +45,7 @@ def fill_gaps(candles: list[Candle], interval: str, start: datetime | date, end:
     if interval not in INTERVALS:
         raise InvalidIntervalError(f"unsupported interval {interval!r}")
     tz = calendar.tz
-    lo_s, hi_s = calendar._epoch(start), calendar._epoch(end)
+    lo_s, hi_s = calendar.epoch(start), calendar.epoch(end)
     stamped = sorted(((int(c.time.timestamp()), c) for c in candles), key=_first)
     ordered = [c for _, c in stamped]
 
