@@ -79,7 +79,7 @@ class Database:
                 self.up = False
                 if attempt == 2:
                     raise DbUnavailable(_describe(exc)) from None
-                pool.expire_connections()  # the others are likely dead too after a restart
+                await pool.expire_connections()  # the others are likely dead too after a restart
         raise AssertionError("unreachable")
 
     async def probe(self) -> bool:
