@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ class FilledCandle:
 
 
 def fill_gaps(candles: list[Candle], interval: str, start: datetime | date, end: datetime | date,
-              calendar: MarketCalendar, prev_close: int | None = None, *,
+              calendar: MarketCalendar, prev_close: int | Decimal | None = None, *,
               symbol: str | None = None) -> list[FilledCandle]:
     """Real candles in [start, end) plus filled in-session buckets, sorted by time.
 
@@ -59,7 +60,7 @@ def fill_gaps(candles: list[Candle], interval: str, start: datetime | date, end:
     name = symbol if symbol is not None else (ordered[0].symbol if ordered else "")
 
     real_s = np.fromiter(real.keys(), dtype=np.int64, count=len(real))
-    real_close = np.fromiter((c.close for c in real.values()), dtype=np.int64, count=len(real))
+    real_close = [c.close for c in real.values()]  # Python objects: int or Decimal, kept exact
     buckets = calendar.bucket_epochs(interval, start, end)
     missing = buckets[~np.isin(buckets, real_s, assume_unique=True)] if len(real_s) else buckets
     # previous real candle strictly before each missing bucket
@@ -67,13 +68,12 @@ def fill_gaps(candles: list[Candle], interval: str, start: datetime | date, end:
     if seed is None:
         keep = prev_idx >= 0
         missing, prev_idx = missing[keep], prev_idx[keep]
-    closes = np.where(prev_idx >= 0, real_close[np.maximum(prev_idx, 0)] if len(real_close) else 0,
-                      seed if seed is not None else 0)
+    closes = [real_close[i] if i >= 0 else seed for i in prev_idx.tolist()]
 
     out = [FilledCandle(c, False) for c in real.values()]
     out += [FilledCandle(Candle(name, interval, datetime.fromtimestamp(e, tz), px, px, px, px, 0, 0, 0,
                                 "fill"), True)
-            for e, px in zip(missing.tolist(), closes.tolist())]
+            for e, px in zip(missing.tolist(), closes)]
     order = np.argsort(np.concatenate((real_s, missing)), kind="stable")
     return [out[i] for i in order.tolist()]
 

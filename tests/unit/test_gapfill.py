@@ -135,3 +135,14 @@ def test_fill_invariants(minutes, seed):
     for b in buckets:
         if seed is not None or (first_real is not None and b >= first_real):
             assert b in covered or b in by_time
+
+
+def test_decimal_closes_stay_exact():
+    from decimal import Decimal
+    nyse = calendar_for("AAPL")
+    ny = nyse.tz
+    rows = [Candle("AAPL", "1h", datetime(2026, 11, 20, 9, tzinfo=ny), Decimal("187.25"), Decimal("188"),
+                   Decimal("187"), Decimal("187.55"), 10)]
+    out = fill_gaps(rows, "1h", date(2026, 11, 20), date(2026, 11, 21), nyse)
+    assert len(out) == 7 and all(f.candle.close == Decimal("187.55") for f in out)
+    assert out[1].to_dict()["time"] == "2026-11-20T10:00:00-05:00"
