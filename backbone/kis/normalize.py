@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo
 
+from . import layouts
 from ._fast import fast_constructor as _fast
 from .codec import Record, parse_message
 from .control import PingPong, SubscribeReply
@@ -137,29 +138,40 @@ def _venue_time(r: Record) -> datetime:
     return _at(v[ix["XYMD"]], v[ix["XHMS"]], zone)
 
 
+# H0STCNT0 is the hottest TR: read it by position (every width shares the 46-column prefix, and the
+# codec rejects shorter records). Checked against the shared layout at import.
+_CNT_HEAD = ("MKSC_SHRN_ISCD", "STCK_CNTG_HOUR", "STCK_PRPR", "PRDY_VRSS_SIGN", "PRDY_VRSS", "PRDY_CTRT",
+             "WGHN_AVRG_STCK_PRC", "STCK_OPRC", "STCK_HGPR", "STCK_LWPR", "ASKP1", "BIDP1", "CNTG_VOL",
+             "ACML_VOL", "ACML_TR_PBMN")
+_CNT_CCLD_DVSN, _CNT_BSOP_DATE, _CNT_MKOP, _CNT_TRHT = 21, 33, 34, 35
+if (layouts.H0STCNT0[:15] != _CNT_HEAD or layouts.H0STCNT0[21] != "CCLD_DVSN"
+        or layouts.H0STCNT0[33:36] != ("BSOP_DATE", "NEW_MKOP_CLS_CODE", "TRHT_YN")):
+    raise ImportError("backbone.kis.layouts.H0STCNT0 changed: update normalize._trade positions")
+
+
 def _trade(r: Record, date_hint: date | None) -> Trade:
-    v, ix = r.values, r.index
-    day = v[ix["BSOP_DATE"]]
+    v = r.values
+    sym, hour, prpr, sign, vrss, ctrt, _, oprc, hgpr, lwpr, ask1, bid1, cvol, avol, pbmn = v[:15]
+    day = v[_CNT_BSOP_DATE]
     if day in _NULL:
         day = _kst_day(date_hint)
-    sign = v[ix["PRDY_VRSS_SIGN"]]
     return _Trade(
-        symbol=v[ix["MKSC_SHRN_ISCD"]],
-        time=_at(day, v[ix["STCK_CNTG_HOUR"]], KST),
-        price=_int(v[ix["STCK_PRPR"]]),
-        size=_int(v[ix["CNTG_VOL"]]),
-        side=_SIDE_TRADE.get(v[ix["CCLD_DVSN"]], Side.UNKNOWN),
-        cum_volume=_int(v[ix["ACML_VOL"]]),
-        cum_value=_int(v[ix["ACML_TR_PBMN"]]),
-        open=_int(v[ix["STCK_OPRC"]]),
-        high=_int(v[ix["STCK_HGPR"]]),
-        low=_int(v[ix["STCK_LWPR"]]),
-        change=_signed(_int(v[ix["PRDY_VRSS"]]), sign),
-        change_rate=_signed(_dec(v[ix["PRDY_CTRT"]]), sign),
-        ask1=_int(v[ix["ASKP1"]]),
-        bid1=_int(v[ix["BIDP1"]]),
-        session=_text(v[ix["NEW_MKOP_CLS_CODE"]]),
-        halted=v[ix["TRHT_YN"]] == "Y",
+        symbol=sym,
+        time=_at(day, hour, KST),
+        price=_int(prpr),
+        size=_int(cvol),
+        side=_SIDE_TRADE.get(v[_CNT_CCLD_DVSN], Side.UNKNOWN),
+        cum_volume=_int(avol),
+        cum_value=_int(pbmn),
+        open=_int(oprc),
+        high=_int(hgpr),
+        low=_int(lwpr),
+        change=_signed(_int(vrss), sign),
+        change_rate=_signed(_dec(ctrt), sign),
+        ask1=_int(ask1),
+        bid1=_int(bid1),
+        session=_text(v[_CNT_MKOP]),
+        halted=v[_CNT_TRHT] == "Y",
         raw=r.fields,
     )
 
