@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from datetime import date, datetime, timedelta, timezone
 
 import asyncpg
@@ -21,8 +22,10 @@ KRX = calendar_for("005930")
 
 
 @pytest.fixture(scope="session")
-def pg(tmp_path_factory):
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("api-pg"), fast=True).start()
+def pg():
+    # Not under pytest's basetemp: concurrent pytest runs on this machine prune each other's
+    # numbered basetemp folders, which would pull the data directory from under the server.
+    server = EmbeddedPostgres(tempfile.mkdtemp(prefix="api-pg-"), fast=True).start()
     try:
         dsn = server.dsn
         try:
