@@ -1,20 +1,36 @@
 """RouterActor: one per symbol (named "router:<symbol>"), fed by the socket owner in micro-batches.
 
-Minimal for now: it keeps the latest trade, the latest book and the latest REST-polled quote, and
-counts what it received. The live-stream issue grows it (ring buffer, deltas, candles, polling).
-`ingest(batch)` takes the columnar batch documented in `upstream/ingest_batch.py`.
+A thin async shell around two pure parts:
+- `RouterState` (below): latest trade/book/REST quote as the socket owner delivered them, counters
+  and ingest-lag samples (the HTTP API's ticker/orderbook and the socket tests read these).
+- `backbone.router_core.RouterCore`: per-channel rings (trade, book, whale) with seq + epoch, book
+  deltas + snapshots, whale alerts, 1m candles, tick-loss gaps, `poll` answers.
+`ingest(batch)` takes the columnar batch documented in `upstream/ingest_batch.py`. Gateways call
+`poll(kind, after_seq, max_wait)`: a long-poll that returns as soon as there is something after
+`after_seq` (or a snapshot), or empty after `max_wait` seconds. One call carries many events.
+A housekeeping task closes minutes, ends whale bursts, ships alerts to the alert sender (named
+actor "alert_sender", when it exists) and hands closed candles to the candle writer.
 """
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
 import time
+from collections import deque
 
 import ray
 
+from backbone.router_core import KINDS, RouterConfig, RouterCore
 from backbone.settings import NAMESPACE
 from upstream.ingest_batch import BOOK_COLUMNS, TRADE_COLUMNS, batch_size
 
+log = logging.getLogger(__name__)
 ROUTER_PREFIX = "router:"
+ALERT_SENDER_NAME = "alert_sender"
 LAG_SAMPLES = 4096  # ingest lag samples kept for status/benchmarks (ring)
+TICK_S = 0.25
+MAX_PENDING_ALERTS = 10_000
 
 
 def router_name(symbol: str) -> str:
@@ -26,7 +42,7 @@ def _last_row(cols: dict, names: tuple[str, ...]) -> dict:
 
 
 class RouterState:
-    """The router's logic without Ray (tested directly)."""
+    """The router's latest-value logic without Ray (tested directly)."""
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -84,22 +100,121 @@ class RouterState:
         return out
 
 
-@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, concurrency_groups={"control": 1})
 class RouterActor:
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: str, config: RouterConfig | None = None) -> None:
         self._s = RouterState(symbol)
+        self._candles: deque = deque(maxlen=2880)  # closed candles not yet handed to a writer
+        self._core = RouterCore(symbol, config, on_candles=self._candles.extend)
+        self._changed = {k: asyncio.Event() for k in KINDS}
+        self._pending_alerts: list[dict] = []
+        self._alert_sink = None
+        self._task = asyncio.get_running_loop().create_task(self._housekeeping())  # keep a reference
 
-    def ingest(self, batch: dict) -> int:
-        """Receive one micro-batch (see upstream/ingest_batch.py); returns the number of events."""
-        return self._s.ingest(batch)
+    def _notify(self, before: dict[str, int]) -> None:
+        for k, seq in before.items():
+            if self._core.last_seq(k) != seq:
+                ev, self._changed[k] = self._changed[k], asyncio.Event()
+                ev.set()
 
-    def latest(self) -> dict:
+    def _seqs(self) -> dict[str, int]:
+        return {k: self._core.last_seq(k) for k in KINDS}
+
+    async def ingest(self, batch: dict) -> int:
+        """Receive one micro-batch (see upstream/ingest_batch.py); returns the number of events.
+        No await inside: each batch is applied atomically."""
+        before = self._seqs()
+        n = self._s.ingest(batch)
+        self._core.ingest(batch)
+        self._notify(before)
+        return n
+
+    async def poll(self, kind: str, after_seq: int | None, max_wait: float = 0.0, epoch: str | None = None,
+                   limit: int | None = 5000, with_snapshot: bool = False) -> dict:
+        """Events of channel `kind` ("trade" | "book" | "whale") after `after_seq` (see
+        RouterCore.poll); waits up to `max_wait` s for the first one."""
+        if kind not in KINDS:
+            return {"error": {"code": "BAD_CHANNEL", "message": f"unknown kind {kind!r}"}}
+        deadline = time.monotonic() + max(0.0, min(max_wait, 30.0))
+        while True:
+            r = self._core.poll(kind, after_seq, epoch, limit, with_snapshot)
+            left = deadline - time.monotonic()
+            if r["events"] or r["snapshot"] is not None or left <= 0:
+                return r
+            try:
+                await asyncio.wait_for(self._changed[kind].wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def snapshot(self, kind: str) -> tuple[int, str]:
+        """(seq, wire text) of the channel's current full state."""
+        return self._core.snapshot(kind)
+
+    async def resync(self) -> int:
+        """Store a book snapshot event now (after an upstream reconnect); returns its seq."""
+        before = self._seqs()
+        seq = self._core.resync()
+        self._notify(before)
+        return seq
+
+    async def reset(self) -> str:
+        """New epoch (every client resyncs); returns it."""
+        self._core.reset()
+        for k in KINDS:
+            self._notify({k: -1})
+        return self._core.epoch
+
+    async def latest(self) -> dict:
         return self._s.latest()
 
-    def stats(self, reset_lags: bool = False) -> dict:
+    async def stats(self, reset_lags: bool = False) -> dict:
         return self._s.stats(reset_lags)
 
+    @ray.method(concurrency_group="control")
+    def status(self) -> dict:
+        return {**self._core.status(), "pending_alerts": len(self._pending_alerts),
+                "pending_candles": len(self._candles)}
 
-def get_or_create_router(symbol: str):
+    async def closed_candles(self) -> list[dict]:
+        """Closed 1m candles the router remembers (oldest first), until the candle writer takes them."""
+        return [dataclasses.asdict(c) for c in self._core.candles.closed()]
+
+    async def gaps(self) -> list[dict]:
+        return [{"start": g.start.isoformat(), "end": g.end.isoformat(), "missing_volume": g.missing_volume,
+                 "reason": g.reason} for g in self._core.gaps]
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                before = self._seqs()
+                self._core.tick()
+                self._notify(before)
+                alerts = [a.to_dict() for a in self._core.take_alerts()]
+                if alerts or self._pending_alerts:
+                    await self._ship_alerts(alerts)
+            except Exception:  # noqa: BLE001 - housekeeping must survive anything
+                log.exception("router %s housekeeping failed", self._s.symbol)
+
+    async def _ship_alerts(self, alerts: list[dict]) -> None:
+        """At-least-once to the alert sender (it dedups by alert_id); kept while it is absent."""
+        self._pending_alerts.extend(alerts)
+        del self._pending_alerts[:-MAX_PENDING_ALERTS]
+        if self._alert_sink is None:
+            try:
+                self._alert_sink = ray.get_actor(ALERT_SENDER_NAME, namespace=NAMESPACE)
+            except ValueError:
+                return
+        batch = list(self._pending_alerts)
+        try:
+            await self._alert_sink.submit.remote(batch)
+        except Exception as exc:  # noqa: BLE001 - retried on the next tick
+            log.warning("alert submit failed: %s", type(exc).__name__)
+            self._alert_sink = None
+            return
+        del self._pending_alerts[:len(batch)]
+
+
+def get_or_create_router(symbol: str, config: RouterConfig | None = None):
     return RouterActor.options(name=router_name(symbol), namespace=NAMESPACE, lifetime="detached",
-                               get_if_exists=True).remote(symbol)
+                               get_if_exists=True).remote(symbol, config)

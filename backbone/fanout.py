@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 CONTROL_SLACK = 64  # room for error messages beyond max_messages
 
@@ -39,7 +39,6 @@ class QueueStats:
     merges: int = 0
     slow_consumer: int = 0
     max_depth: int = 0
-    per_channel: dict[str, int] = field(default_factory=dict)
 
 
 def is_mergeable(channel: str) -> bool:
@@ -118,6 +117,11 @@ class ClientQueue:
                 del self._count[channel]
         self.stats.sent += 1
         return text
+
+    def await_snapshot(self, channel: str) -> None:
+        """Drop the channel's backlog; its next delivery will be a snapshot (resync on demand)."""
+        self._drop_channel(channel)
+        self._awaiting.add(channel)
 
     def forget(self, channel: str) -> None:
         """The client unsubscribed: drop what is queued for the channel."""
