@@ -130,7 +130,7 @@ class Market:
                         self.finished_days[code][done[0]] = done[1:]
             if not is_open or m.halted:
                 continue
-            n = poisson(m.rng, self.config.rate_for(code) * dt)
+            n = min(999, poisson(m.rng, self.config.rate_for(code) * dt))  # NNN has 3 digits
             if n:
                 prints = [m.trade(now) for _ in range(n)]
                 self._record(code, prints)
@@ -143,7 +143,7 @@ class Market:
             sym = om.sym
             if not self.clock.venue_open(sym.calendar, sym.timezone, now):
                 continue
-            n = poisson(om.rng, self.config.rate_for(code) * dt)
+            n = min(999, poisson(om.rng, self.config.rate_for(code) * dt))
             if n:
                 out.append(Emission("HDFSCNT0", code, [om.trade(now) for _ in range(n)]))
                 levels = 10 if sym.market in (universe.NASDAQ, universe.NYSE) else 1

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-
-from backbone import symbols as universe
 
 from .clock import KST
 

@@ -43,7 +43,6 @@ class Simulator:
         self._ws_site: web.TCPSite | None = None
         self.rest_port = self.config.rest_port
         self.ws_port = self.config.ws_port
-        self._encoded = 0
 
     # ---- lifecycle
     @property
@@ -166,7 +165,7 @@ class Simulator:
             recs = [frames.ov_trade_record(p) for p in em.items]
         else:
             recs = [frames.ov_book_record(b) for b in em.items]
-        return frames.data_frame(em.tr_id, recs[:999])
+        return frames.data_frame(em.tr_id, recs)
 
     def broadcast(self, emissions: list[Emission]) -> None:
         if not self.ws.sessions:

@@ -8,7 +8,7 @@ import websockets
 
 from simulator.testing import running_simulator
 
-from .conftest import FAST, approval_key, connect, http_client, next_data, next_json, subscribe
+from .conftest import FAST, approval_key, connect, http_client, next_data, subscribe
 
 HOT = {**FAST, "symbols": ("005930",), "rate": 100.0, "ping_interval_s": 0.1, "pong_timeout_s": 30.0}
 

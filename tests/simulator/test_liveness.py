@@ -10,7 +10,7 @@ import websockets
 
 from simulator.testing import running_simulator
 
-from .conftest import FAST, approval_key, connect, http_client, next_json, subscribe
+from .conftest import FAST, approval_key, connect, http_client, subscribe
 
 SHORT = {**FAST, "ping_interval_s": 0.1, "pong_timeout_s": 0.4, "symbols": ("005930",), "rate": 1.0}
 

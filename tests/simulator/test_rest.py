@@ -100,7 +100,7 @@ async def test_inquire_price_case_insensitive_keys(sim):
 
 async def test_minute_chart_limit_order_and_matches_record():
     start = datetime.fromisoformat("2026-11-20T10:00:00+09:00")
-    async with running_simulator(**{**FAST, "start": start, "speed": 600.0}) as sim, http_client(sim) as http:
+    async with running_simulator(**{**FAST, "start": start, "speed": 1200.0, "rate": 50.0}) as sim, http_client(sim) as http:
         while len(sim.candles("005930")) < 35:
             await asyncio.sleep(0.05)
         tok = (await issue_token(http)).json()["access_token"]

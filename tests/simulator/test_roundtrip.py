@@ -7,9 +7,8 @@ from datetime import datetime
 import pytest
 
 from simulator import frames
-from simulator.clock import KST, SimClock
+from simulator.clock import KST
 from simulator.config import SimulatorConfig
-from simulator.market import Market
 from simulator.server import Simulator
 
 codec = pytest.importorskip("backbone.kis.codec")
