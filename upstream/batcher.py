@@ -47,12 +47,15 @@ class MicroBatcher:
         self.dropped = 0
         self.delivery_errors = 0
         self.unrouted = 0
+        # Symbols that may get a router (the wanted tr_keys); None: any. Keeps a damaged symbol from
+        # creating a router of its own.
+        self.accept: set[str] | None = None
 
     def add(self, events: list, recv_ns: int) -> None:
         """Called by the connection loop for each decoded frame (synchronous, cheap)."""
         for ev in events:
             sym = route_of(ev)
-            if sym is None:
+            if sym is None or (self.accept is not None and sym not in self.accept):
                 self.unrouted += 1
                 continue
             buf = self._buf.get(sym)

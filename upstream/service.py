@@ -86,6 +86,7 @@ class SocketService:
         self._persisted = {k: dict(v) for k, v in wanted.items()}
         self.book.restore(wanted, time.monotonic())
         self.restored = len(wanted)
+        self._update_accept()
         for coro in (self.session.run(), self.batcher.run(), self._poll_loop()):
             self._tasks.append(asyncio.create_task(coro))
         self._ready.set()
@@ -109,6 +110,7 @@ class SocketService:
         keys = parse_subscriptions(subscriptions)
         await self.ready()
         got = self.book.acquire(requester, keys, int(priority), time.monotonic())
+        self._update_accept()
         await self._persist()
         self.session.wake()
         return {_name(k): v.value for k, v in got.items()}
@@ -126,6 +128,10 @@ class SocketService:
         for k, av in self.book.view_for(requester, now).items():
             out[_name(k)] = {"state": av.value, **({"code": BUDGET_EXHAUSTED} if av is Availability.REFUSED else {})}
         return out
+
+    def _update_accept(self) -> None:
+        # A superset is fine: released pairs stay accepted until the next acquire.
+        self.batcher.accept = (self.batcher.accept or set()) | {k[1] for k in self.book.wanted()}
 
     async def _persist(self) -> None:
         """Write the wanted set when it changed (before acquire/release return: a crash right after

@@ -205,6 +205,10 @@ class UpstreamSession:
         msg = parse_message(raw, self._keys)
         if isinstance(msg, DataFrame):
             self.frames[msg.tr_id] += 1
+            if msg.invalid_utf8:  # decoded with replacement chars: counted; damaged symbols are not routed
+                self.decode_errors[msg.tr_id]["invalid_utf8"] += 1
+            if msg.unknown_width:
+                self.decode_errors[msg.tr_id]["unknown_width"] += 1
             events = []
             for rec in msg.records:
                 ev = to_event(rec)
