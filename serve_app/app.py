@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from backbone.api_params import DEFAULT_MAX_ROWS, ParamError, parse_candle_query, parse_symbol
 from backbone.calendars import InvalidSymbolError, MarketCalendar, calendar_for
 from backbone.candle_cache import CandleCache
-from storage import candle_reader
+from jobs import queries as job_queries
 
 from .candles import CandleService
 from .db import ChangeFeed, Database
@@ -178,19 +178,22 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
 
     @app.get("/api/market/sectors", summary="Latest sector aggregation (written by jobs.sectors)")
     async def sectors() -> JSONResponse:
-        rows = await _jobs_table(db, "sector_snapshots",
-                                 where="time = (SELECT max(time) FROM sector_snapshots)")
-        if not rows:
+        data = await _jobs_read(db, job_queries.latest_sectors)
+        if data is None:
             raise ApiError("NO_DATA_FOUND", "no sector aggregation yet (jobs.sectors has not run)")
-        return JSONResponse(jsonable_encoder({"sectors": rows}))
+        return JSONResponse(jsonable_encoder(data))
 
-    @app.get("/api/related/{symbol}", summary="Related assets (written by jobs.correlation)")
-    async def related(symbol: str = Path(..., max_length=64)) -> JSONResponse:
+    @app.get("/api/related/{symbol}", summary="Related assets (written by jobs.correlation / news)")
+    async def related(symbol: str = Path(..., max_length=64),
+                      reason: str | None = Query(None, max_length=16, description="correlation|news"),
+                      limit: int = Query(10, ge=1, le=100)) -> JSONResponse:
         sym = valid_symbol(symbol)
-        rows = await _jobs_table(db, "related_assets", where="symbol = $1", args=(sym,))
-        if not rows:
+        if reason not in (None, "correlation", "news"):
+            raise ApiError("INVALID_RANGE", "reason must be correlation or news")
+        data = await _jobs_read(db, lambda c: job_queries.related_for(c, sym, reason, limit))
+        if data is None:
             raise ApiError("NO_DATA_FOUND", f"no related assets for {sym} yet (jobs.correlation)")
-        return JSONResponse(jsonable_encoder({"symbol": sym, "related": rows}))
+        return JSONResponse(jsonable_encoder(data))
 
     @app.get("/api/status", summary="Upstream state, registration budget, feed health; API state")
     async def status() -> JSONResponse:
@@ -216,13 +219,13 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
     return app
 
 
-async def _jobs_table(db: Database, table: str, *, where: str, args: tuple = ()) -> list[dict]:
-    """Rows of a table the jobs write; a table that does not exist yet means no data yet."""
-    async def read(conn: asyncpg.Connection) -> list[dict]:
+async def _jobs_read(db: Database, query: Callable):
+    """A jobs-owned read (jobs.queries); tables the jobs have not created yet mean no data yet."""
+    async def read(conn: asyncpg.Connection):
         try:
-            return await candle_reader.fetch_latest_table(conn, table, where=where, args=args)
+            return await query(conn)
         except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
-            return []
+            return None
     return await db.run(read)
 
 

@@ -65,15 +65,6 @@ async def fetch_prev_close(conn: asyncpg.Connection, symbol: str,
     return None if row is None else (_price(row["close"]), row["time"])
 
 
-async def fetch_latest_table(conn: asyncpg.Connection, table: str, *, where: str = "",
-                             args: tuple = (), order: str = "") -> list[dict]:
-    """Rows of a jobs-owned table as plain dicts (sectors, related assets). The table may not
-    exist yet: asyncpg.UndefinedTableError / UndefinedColumnError propagate for the caller."""
-    sql = f"SELECT * FROM {table}" + (f" WHERE {where}" if where else "") + \
-        (f" ORDER BY {order}" if order else "") + " LIMIT 1000"
-    return [dict(r) for r in await conn.fetch(sql, *args)]
-
-
 async def ping(conn: asyncpg.Connection) -> None:
     await conn.fetchval("SELECT 1")
 

@@ -1,7 +1,7 @@
 """The candle schema for the API tests, used ONLY while sql/ has no candle migration yet.
 
 Same names and columns as the storage issue's contract (market_candles + market_candles_5m/15m/
-1h/1d views, 1d bucketed in Asia/Seoul). When sql/ creates market_candles, this does nothing.
+1h/1d views, 1d bucketed in Asia/Seoul). Whatever sql/ already created is left alone.
 """
 import asyncpg
 
@@ -31,10 +31,10 @@ _BUCKETS = {
 async def ensure_candle_schema(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        if await conn.fetchval("SELECT to_regclass('market_candles') IS NOT NULL"):
-            return
-        await conn.execute(_DDL)
+        if not await conn.fetchval("SELECT to_regclass('market_candles') IS NOT NULL"):
+            await conn.execute(_DDL)
         for name, bucket in _BUCKETS.items():
-            await conn.execute(_VIEW.format(name=name, bucket=bucket))
+            if not await conn.fetchval(f"SELECT to_regclass('market_candles_{name}') IS NOT NULL"):
+                await conn.execute(_VIEW.format(name=name, bucket=bucket))
     finally:
         await conn.close()
