@@ -46,10 +46,13 @@ async def _migrate(dsn: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_dsn(tmp_path_factory):
+def pg_dsn():
+    import tempfile
+
     from storage.embedded import EmbeddedPostgres
 
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("jobs-pg"), fast=True).start()
+    # outside pytest's tmp tree: pytest resets its permissions, which locks out the postgres user
+    server = EmbeddedPostgres(tempfile.mkdtemp(prefix="jobs-pg-"), fast=True).start()
     try:
         asyncio.run(_migrate(server.dsn))
         yield server.dsn
