@@ -39,10 +39,15 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
         rate=a.rate, book_rate=a.book_rate, symbols=tuple(a.symbols.split(",")) if a.symbols else None,
         asp_fields=a.asp_fields, cnt_fields=a.cnt_fields, ping_interval_s=a.ping_interval,
         pong_timeout_s=a.pong_timeout, seed=a.seed, replay_file=a.replay_file, replay_rate=a.replay_rate,
-        replay_loop=a.replay_loop, quiet=False)
+        replay_loop=a.replay_loop)
 
 
 async def main(config: SimulatorConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     sim = Simulator(config)
     await sim.start()
     c = sim.clock.describe()
@@ -51,11 +56,6 @@ async def main(config: SimulatorConfig) -> None:
           f"  symbols   {len(sim.market.krx)} KRX + {len(sim.market.overseas)} overseas"
           f"{'  (replaying ' + config.replay_file + ')' if config.replay_file else ''}\n"
           f"  stats     {sim.rest_url}/_sim/stats   (Ctrl-C stops)", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await sim.stop()
     print("simulator stopped", flush=True)

@@ -61,7 +61,6 @@ class SimulatorConfig:
     replay_rate: float | None = None  # frames per second; None = as fast as the socket takes them
     replay_loop: bool = False
 
-    quiet: bool = True  # no banner / logging to stdout (the CLI sets False)
 
     def rate_for(self, code: str) -> float:
         return float(self.rates.get(code, self.rate))

@@ -195,15 +195,18 @@ class Simulator:
 
     async def restart(self, refuse_seconds: float) -> None:
         """Drop every session and really stop listening for refuse_seconds, then listen again."""
-        self.faults.refuse_until = time.monotonic() + refuse_seconds
+        self.faults.refuse_until = max(self.faults.refuse_until, time.monotonic() + refuse_seconds)
         self.ws.drop_all()
         if self._ws_site is not None:
-            await self._ws_site.stop()
+            site, self._ws_site = self._ws_site, None
+            await site.stop()
         port = self.ws_port
 
         async def relisten() -> None:
-            await asyncio.sleep(refuse_seconds)
-            await self._bind_ws(port)
+            while self.faults.refusing():  # an overlapping restart may extend the window
+                await asyncio.sleep(max(0.01, self.faults.refuse_until - time.monotonic()))
+            if self._ws_site is None:
+                await self._bind_ws(port)
 
         self._tasks.append(asyncio.create_task(relisten()))
 
