@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test venv migrate stop bench simulator clean
+.PHONY: run test venv migrate stop bench simulator clean deps-browser
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ run: $(STAMP)
 simulator: $(STAMP)
 	$(PY) -m simulator
 
-test: $(STAMP)
+# Debian's chromium for the browser tests (Playwright drives it; `playwright install` is never used).
+deps-browser:
+	@test -x /usr/bin/chromium || { S=$$(test $$(id -u) -eq 0 || echo sudo); \
+	  $$S apt-get update -q && $$S apt-get install -y -q chromium; }
+
+test: $(STAMP) deps-browser
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
