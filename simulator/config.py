@@ -45,11 +45,11 @@ class SimulatorConfig:
     rates: dict[str, float] = field(default_factory=dict)  # per-symbol overrides (1-200/s)
     book_rate: float = 1.0  # extra book-only updates per second per symbol
     index_rate: float = 1.0  # H0UPCNT0 updates per second per index
-    tick_s: float = 0.05  # generator step (real seconds); prints in one step share a frame
+    tick_s: float = 0.1  # generator step (real seconds); prints in one step share a frame
     large_print_prob: float = 0.002  # probability that a print is a very large one
     large_print_mult: tuple[float, float] = (50.0, 200.0)  # its size multiplier range
     notice_interval_s: float = 20.0  # simulated order/fill notices per registered HTS ID
-    record_trades_limit: int = 2_000_000  # per symbol; older trades are dropped from the record
+    record_trades_limit: int = 200_000  # per symbol; older trades leave the record (memory bound)
 
     # --- frame layouts (field counts KIS has used)
     asp_fields: int = 62  # H0STASP0: 59, 62 or 63

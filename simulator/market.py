@@ -217,14 +217,14 @@ class Market:
                      if t.date() == day and t <= until]
         return sorted(items, key=lambda x: x[0], reverse=True)
 
-    def daily_bars(self, code: str, first: date, last: date) -> list[tuple[date, tuple]]:
-        """Daily (o, h, l, c, vol, value) from first..last (trading days), newest first."""
+    def daily_bars(self, code: str, first: date, last: date, max_rows: int = 100) -> list[tuple[date, tuple]]:
+        """Daily (o, h, l, c, vol, value) from first..last (trading days only), newest first."""
         from .clock import is_trading_day
 
         m = self.krx[code]
-        out = []
+        out: list[tuple[date, tuple]] = []
         d = min(last, m.session)
-        while d >= first and len(out) < 400:
+        while d >= first and len(out) < max_rows:
             if d == m.session:
                 if m.acml_vol:
                     out.append((d, (m.open, m.high, m.low, m.last, m.acml_vol, m.acml_value)))
@@ -232,3 +232,18 @@ class Market:
                 out.append((d, self.finished_days[code].get(d) or daily_bar(self.config.seed, m.sym, d)))
             d -= timedelta(days=1)
         return out
+
+
+def aggregate_period(bars_desc: list[tuple[date, tuple]], period: str) -> list[tuple[date, tuple]]:
+    """Daily bars (newest first) -> W/M/Y bars dated by their last trading day (D: unchanged)."""
+    if period not in ("W", "M", "Y"):
+        return bars_desc
+    groups: dict[tuple, list] = {}
+    for d, (o, h, lo, c, v, val) in bars_desc:
+        key = d.isocalendar()[:2] if period == "W" else (d.year, d.month) if period == "M" else (d.year,)
+        g = groups.get(key)
+        if g is None:  # newest day of the period: its date and close
+            groups[key] = [d, o, h, lo, c, v, val]
+        else:  # older day: its open, extend the range, add volume
+            g[1], g[2], g[3], g[5], g[6] = o, max(g[2], h), min(g[3], lo), g[5] + v, g[6] + val
+    return [(g[0], tuple(g[1:])) for g in groups.values()]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from .clock import KST
+from .market import aggregate_period
 
 if TYPE_CHECKING:
     from .server import Simulator
@@ -179,7 +180,9 @@ def build_rest_app(sim: "Simulator") -> web.Application:
             last = datetime.strptime(p.get("FID_INPUT_DATE_2", ""), "%Y%m%d").date()
         except ValueError:
             return _uapi_error("OPSQ0003", 200, "FID_INPUT_DATE 형식이 올바르지 않습니다.")
-        bars = sim.market.daily_bars(code, first, last)[:100]
+        period = p.get("FID_PERIOD_DIV_CODE", "D").upper()
+        per_row = {"W": 5, "M": 23, "Y": 250}.get(period, 1)
+        bars = aggregate_period(sim.market.daily_bars(code, first, last, 101 * per_row), period)[:100]
         rows = []
         for i, (d, (o, h, lo, c, v, val)) in enumerate(bars):
             prev = bars[i + 1][1][3] if i + 1 < len(bars) else c

@@ -143,3 +143,19 @@ async def test_daily_chart_limit_order_deterministic(sim):
         b = (await http.get(Q + "inquire-daily-itemchartprice", params=params,
                             headers=headers(tok, "FHKST03010100"))).json()
         assert b["output2"] == rows
+
+
+async def test_daily_chart_monthly_aggregates_daily(sim):
+    async with http_client(sim) as http:
+        tok = (await issue_token(http)).json()["access_token"]
+        base = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930", "FID_INPUT_DATE_1": "20261001",
+                "FID_INPUT_DATE_2": "20261031", "FID_ORG_ADJ_PRC": "0"}
+        h = headers(tok, "FHKST03010100")
+        days = (await http.get(Q + "inquire-daily-itemchartprice", params={**base, "FID_PERIOD_DIV_CODE": "D"},
+                               headers=h)).json()["output2"]
+        month = (await http.get(Q + "inquire-daily-itemchartprice", params={**base, "FID_PERIOD_DIV_CODE": "M"},
+                                headers=h)).json()["output2"]
+    assert len(month) == 1 and month[0]["stck_bsop_date"] == days[0]["stck_bsop_date"]
+    assert month[0]["stck_clpr"] == days[0]["stck_clpr"] and month[0]["stck_oprc"] == days[-1]["stck_oprc"]
+    assert int(month[0]["acml_vol"]) == sum(int(d["acml_vol"]) for d in days)
+    assert int(month[0]["stck_hgpr"]) == max(int(d["stck_hgpr"]) for d in days)
