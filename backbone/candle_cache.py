@@ -13,7 +13,7 @@ the safety net for a change that was never announced.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,9 @@ class CachedRange:
     prev_close: Any  # last close before `start`, or None
     prev_time: datetime | None  # time of the row that gave prev_close
     stored_at: float
+    # Responses derived from exactly these rows (e.g. the encoded JSON per fill flag): the caller
+    # may memoize them here; they go when the entry goes.
+    rendered: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +77,19 @@ class CandleCache:
         return entry
 
     def put(self, symbol: str, interval: str, start: datetime, end: datetime, rows: tuple[Any, ...],
-            prev_close: Any, prev_time: datetime | None, now: float, generation: int | None = None) -> bool:
-        """Store a closed range. With `generation`, the put is dropped if an invalidation happened
-        since the caller read `self.generation` before its query (the rows may predate it)."""
+            prev_close: Any, prev_time: datetime | None, now: float,
+            generation: int | None = None) -> CachedRange | None:
+        """Store a closed range; returns the entry. With `generation`, the put is dropped (None)
+        if an invalidation happened since the caller read `self.generation` before its query
+        (the rows may predate it)."""
         if generation is not None and generation != self.generation:
-            return False
+            return None
         key = _Key(symbol, interval, start, end)
-        self._entries[key] = CachedRange(tuple(rows), prev_close, prev_time, now)
+        entry = self._entries[key] = CachedRange(tuple(rows), prev_close, prev_time, now)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
-        return True
+        return entry
 
     def invalidate(self, symbol: str, start: datetime, end: datetime) -> int:
         """Drop entries of `symbol` that rows in [start, end] could change. Returns how many."""

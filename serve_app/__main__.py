@@ -20,9 +20,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m serve_app")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=settings.serve_port)
+    parser.add_argument("--no-cache", action="store_true",
+                        help="no candle cache (and no change feed): every request reads the DB")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_app(ApiConfig.from_settings(settings))
+    app = create_app(ApiConfig.from_settings(settings, change_feed=not args.no_cache))
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
 
 

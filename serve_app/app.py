@@ -128,7 +128,7 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
     metrics.on_scrape(refresh_gauges)
 
     async def candles(symbol: str | None, interval: str | None, from_: str | None, to: str | None,
-                      fill: str | None) -> JSONResponse:
+                      fill: str | None) -> Response:
         if feed is not None:
             feed.start()  # idempotent; covers servers that skip the lifespan
         q = parse_candle_query(symbol=symbol, interval=interval, from_=from_, to=to, fill=fill,
@@ -136,7 +136,7 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
                                is_known=None)
         if isinstance(q, ParamError):
             raise ApiError(q.code, q.message)
-        return JSONResponse(await service.candles(q, calendar_for(q.symbol)))
+        return Response(await service.candles(q, calendar_for(q.symbol)), media_type="application/json")
 
     desc = ("interval 1m|5m|15m|1h|1d (default 1m); from/to ISO 8601 datetimes or dates (from "
             "inclusive; a date `to` includes that day, a datetime `to` is exclusive; default: the "
@@ -147,7 +147,7 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
                               interval: str | None = Query(None, max_length=16),
                               from_: str | None = Query(None, alias="from", max_length=64),
                               to: str | None = Query(None, max_length=64),
-                              fill: str | None = Query(None, max_length=8)) -> JSONResponse:
+                              fill: str | None = Query(None, max_length=8)) -> Response:
         return await candles(symbol, interval, from_, to, fill)
 
     @app.get("/api/candles", summary="Candles of a symbol (symbol as a query parameter)", description=desc)
@@ -155,7 +155,7 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
                                interval: str | None = Query(None, max_length=16),
                                from_: str | None = Query(None, alias="from", max_length=64),
                                to: str | None = Query(None, max_length=64),
-                               fill: str | None = Query(None, max_length=8)) -> JSONResponse:
+                               fill: str | None = Query(None, max_length=8)) -> Response:
         return await candles(symbol, interval, from_, to, fill)
 
     def valid_symbol(raw: str) -> str:

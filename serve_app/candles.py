@@ -8,6 +8,7 @@ are never invented).
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -18,7 +19,7 @@ import asyncpg
 
 from backbone.api_params import INTERVALS, CandleQuery
 from backbone.calendars import MarketCalendar
-from backbone.candle_cache import CandleCache, closed_boundary
+from backbone.candle_cache import CachedRange, CandleCache, closed_boundary
 from backbone.gapfill import fill_gaps
 from backbone.models import Candle
 from storage import candle_reader
@@ -34,6 +35,7 @@ class Seeded:
     rows: tuple[Candle, ...]
     prev_close: Any
     prev_time: datetime | None
+    entry: CachedRange | None = None  # the cache entry holding these rows, if cached
 
 
 class CandleService:
@@ -45,15 +47,22 @@ class CandleService:
         self._clock = clock
         self._monotonic = monotonic
 
-    async def candles(self, q: CandleQuery, cal: MarketCalendar) -> dict[str, Any]:
+    async def candles(self, q: CandleQuery, cal: MarketCalendar) -> bytes:
+        """The response body (encoded JSON). A fully closed, cached range is encoded once."""
         now = self._clock()
         start = align_up(q.start, q.interval, cal)
         end = q.end
         boundary = closed_boundary(now, q.step, local_midnight(now, cal))
         closed_end = max(start, min(end, boundary))
         head = await self._closed_part(q.symbol, q.interval, start, closed_end)
+        memo_key = ("fill" if q.fill else "raw")
+        fully_closed = end <= closed_end
+        if fully_closed and head.entry is not None:
+            body = head.entry.rendered.get(memo_key)
+            if body is not None:
+                return body
         tail: list[Candle] = []
-        if end > closed_end:
+        if not fully_closed:
             tail = await self.db.run(lambda c: candle_reader.fetch_candles(
                 c, q.symbol, q.interval, closed_end, end))
         if q.fill:
@@ -66,14 +75,18 @@ class CandleService:
         if not items:
             raise ApiError("NO_DATA_FOUND", f"no {q.interval} candles for {q.symbol} in "
                                             f"[{q.start.isoformat()}, {q.end.isoformat()})")
-        return {"symbol": q.symbol, "interval": q.interval, "candles": items}
+        body = json.dumps({"symbol": q.symbol, "interval": q.interval, "candles": items},
+                          separators=(",", ":")).encode()
+        if fully_closed and head.entry is not None:
+            head.entry.rendered[memo_key] = body
+        return body
 
     async def _closed_part(self, symbol: str, interval: str, start: datetime, end: datetime) -> Seeded:
         use_cache = self._cache_enabled() and end > start
         if use_cache:
             hit = self.cache.get(symbol, interval, start, end, self._monotonic())
             if hit is not None:
-                return Seeded(hit.rows, hit.prev_close, hit.prev_time)
+                return Seeded(hit.rows, hit.prev_close, hit.prev_time, hit)
         generation = self.cache.generation
 
         async def read(conn: asyncpg.Connection) -> Seeded:
@@ -84,8 +97,10 @@ class CandleService:
 
         got = await self.db.run(read)
         if use_cache:
-            self.cache.put(symbol, interval, start, end, got.rows, got.prev_close, got.prev_time,
-                           self._monotonic(), generation)
+            entry = self.cache.put(symbol, interval, start, end, got.rows, got.prev_close,
+                                   got.prev_time, self._monotonic(), generation)
+            if entry is not None:
+                return Seeded(got.rows, got.prev_close, got.prev_time, entry)
         return got
 
 
@@ -116,5 +131,6 @@ def _num(v: Any) -> int | float:
 
 
 def _json(c: Candle, is_filled: bool, cal: MarketCalendar) -> dict[str, Any]:
-    return {"time": c.time.astimezone(cal.tz).isoformat(), "open": _num(c.open), "high": _num(c.high),
+    t = c.time if c.time.tzinfo is cal.tz else c.time.astimezone(cal.tz)
+    return {"time": t.isoformat(), "open": _num(c.open), "high": _num(c.high),
             "low": _num(c.low), "close": _num(c.close), "volume": c.volume, "is_filled": is_filled}

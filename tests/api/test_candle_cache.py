@@ -59,7 +59,7 @@ def test_a_put_racing_an_invalidation_is_dropped():
     cache = CandleCache(ttl_s=600)
     generation = cache.generation  # read before the query
     cache.invalidate("005930", T0, T0)  # a change lands while the query runs
-    assert put(cache, generation=generation) is False
+    assert put(cache, generation=generation) is None
     assert len(cache) == 0
 
 
