@@ -14,7 +14,7 @@ server (composition, loops, stats).
 
 Control endpoints (REST port): GET /_sim/stats, GET /_sim/candles?symbol=, GET /_sim/trades?symbol=,
 POST /_sim/faults/{drop,stall?seconds=,restart?refuse_seconds=,malformed?count=,loss?frames=,
-auth?fail=1|0,reply?msg_cd=}, POST /_sim/halt?symbol=&halted=1|0.
+auth?fail=1|0,reply?msg_cd=,zombie?seconds=}, POST /_sim/halt?symbol=&halted=1|0.
 """
 from .config import SimulatorConfig
 from .server import Simulator

@@ -113,8 +113,8 @@ class AuthState:
             self.approvals_issued += 1
         return key
 
-    def approval_app_key(self, approval_key: str | None) -> str | None:
-        if self.fail or approval_key is None:
+    def approval_app_key(self, approval_key: object) -> str | None:
+        if self.fail or not isinstance(approval_key, str):
             return None
         with self._lock:
             return self.approvals.get(approval_key)

@@ -29,6 +29,8 @@ class SimulatorConfig:
     max_registrations: int = 41  # per session; the next gets OPSP0008
     ping_interval_s: float = 30.0  # server PINGPONG period
     pong_timeout_s: float = 100.0  # session closed when a PINGPONG is not answered within this
+    zombie_slot_s: float = 0.0  # > 0: an ended session keeps its app key "in use" (OPSP8996) this long,
+    # like KIS's lingering slot after an abnormal disconnect (0: freed at once)
     send_queue_limit: int = 20000  # a session whose outgoing queue overflows is dropped (slow reader)
 
     # --- clock: "auto" (real time if KRX is open now, else a simulated session), "real",

@@ -231,6 +231,8 @@ def build_rest_app(sim: "Simulator") -> web.Application:
             sim.loss(int(num(request, "frames", 1)))
         elif kind == "auth":
             sim.auth_fail(request.query.get("fail", "1") not in ("0", "false"))
+        elif kind == "zombie":  # sessions that end from now on leave their app key busy for N s
+            sim.config.zombie_slot_s = num(request, "seconds", 0)
         elif kind == "reply":
             from .faults import REPLY_CATALOGUE
 

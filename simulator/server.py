@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import random
 import time
 from dataclasses import replace
@@ -20,11 +22,15 @@ from .faults import Faults
 from .market import Emission, Market
 from .ws import Session, WsSide
 
+log = logging.getLogger("simulator")
+
 
 class Simulator:
     def __init__(self, config: SimulatorConfig | None = None, **overrides: Any) -> None:
         config = config or SimulatorConfig()
         self.config = replace(config, **overrides) if overrides else config
+        if self.config.replay_file and not os.path.isfile(self.config.replay_file):
+            raise FileNotFoundError(f"replay file not found: {self.config.replay_file}")
         self.clock = SimClock(self.config.clock, self.config.start, self.config.speed)
         self.market = Market(self.config, self.clock)
         self.auth = AuthState(self.config)
@@ -95,9 +101,12 @@ class Simulator:
         dt = self.config.tick_s
         next_at = time.monotonic()
         while True:
-            emissions = self.market.step(dt)
-            if not self.faults.stalled():
-                self.broadcast(emissions)
+            try:
+                emissions = self.market.step(dt)
+                if not self.faults.stalled():
+                    self.broadcast(emissions)
+            except Exception:  # a bug in one step must not stop the market
+                log.exception("market step failed")
             next_at += dt
             delay = next_at - time.monotonic()
             if delay < -1.0:  # far behind (machine busy): do not try to catch up
@@ -108,7 +117,10 @@ class Simulator:
         period = max(0.01, min(self.config.ping_interval_s, self.config.pong_timeout_s) / 5)
         while True:
             await asyncio.sleep(period)
-            self.pings_sent += self.ws.ping_tick(time.monotonic())
+            try:
+                self.pings_sent += self.ws.ping_tick(time.monotonic())
+            except Exception:
+                log.exception("ping tick failed")
 
     async def _notice_loop(self) -> None:
         rng = random.Random(f"{self.config.seed}:notices")
@@ -116,10 +128,13 @@ class Simulator:
             await asyncio.sleep(self.config.notice_interval_s)
             if self.faults.stalled():
                 continue
-            for sess in list(self.ws.sessions):
-                for (tr_id, hts_id), reg in list(sess.regs.items()):
-                    if reg.encrypted and tr_id in layouts.LAYOUTS:
-                        self._send_notice(sess, tr_id, hts_id, reg, rng)
+            try:
+                for sess in list(self.ws.sessions):
+                    for (tr_id, hts_id), reg in list(sess.regs.items()):
+                        if reg.encrypted and tr_id in layouts.LAYOUTS:
+                            self._send_notice(sess, tr_id, hts_id, reg, rng)
+            except Exception:
+                log.exception("notice generation failed")
 
     def _send_notice(self, sess: Session, tr_id: str, hts_id: str, reg, rng: random.Random) -> None:
         """An order acceptance followed by its fill, for the registered HTS ID."""

@@ -76,6 +76,7 @@ class WsSide:
         self.sim = sim
         self.sessions: set[Session] = set()
         self.by_app: dict[str, Session] = {}
+        self.zombies: dict[str, float] = {}  # app key -> monotonic time its lingering slot frees
         self.connections_total = 0
         self.connect_attempts = 0
         self.registrations_acked = 0
@@ -118,6 +119,8 @@ class WsSide:
         self.sessions.discard(sess)
         if sess.app_key is not None and self.by_app.get(sess.app_key) is sess:
             del self.by_app[sess.app_key]
+            if self.sim.config.zombie_slot_s > 0:
+                self.zombies[sess.app_key] = time.monotonic() + self.sim.config.zombie_slot_s
 
     async def _writer(self, sess: Session) -> None:
         try:
@@ -175,7 +178,8 @@ class WsSide:
             return self._reply(sess, tr_id, tr_key, "OPSP0011")
         if sess.app_key is None:
             holder = self.by_app.get(app_key)
-            if holder is not None and holder is not sess and not holder.closed:
+            lingering = self.zombies.get(app_key, 0.0) > time.monotonic()
+            if lingering or (holder is not None and holder is not sess and not holder.closed):
                 self._reply(sess, "(null)", "", "OPSP8996")
                 sess.push(ABORT_AFTER_SEND)  # type: ignore[arg-type]
                 return

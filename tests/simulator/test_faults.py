@@ -131,3 +131,23 @@ async def test_forced_reply(sim):
     async with connect(sim) as ws:
         assert (await subscribe(ws, ak, "H0STCNT0", "005930"))["body"]["msg_cd"] == "OPSP0008"
         assert (await subscribe(ws, ak, "H0STCNT0", "005930"))["body"]["msg_cd"] == "OPSP0000"
+
+
+async def test_zombie_slot_lingers_after_disconnect():
+    async with running_simulator(**{**HOT, "zombie_slot_s": 0.5}) as sim, http_client(sim) as http:
+        ak = await approval_key(http)
+        async with connect(sim) as ws:
+            await subscribe(ws, ak, "H0STCNT0", "005930")
+        while sim.stats()["connections"]["open"]:
+            await asyncio.sleep(0.01)
+        async with connect(sim) as ws:
+            assert (await subscribe(ws, ak, "H0STCNT0", "005930"))["body"]["msg_cd"] == "OPSP8996"
+            await drain_closed(ws)
+        for _ in range(100):
+            async with connect(sim) as ws:
+                reply = await subscribe(ws, ak, "H0STCNT0", "005930")
+                if reply["body"]["msg_cd"] == "OPSP0000":
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("slot never freed")
