@@ -28,6 +28,8 @@ class TokenPolicy:
     min_issue_interval_s: float = 60.0
     # A token this close to expiry is not handed out at all (a call might outlive it).
     min_remaining_s: float = 5.0
+    # After EGW00133 ("1 per minute") do not ask again for this long, whatever min_issue_interval_s says.
+    throttled_wait_s: float = 60.0
 
     def needs_refresh(self, now: float, expires_at: float | None) -> bool:
         return expires_at is None or now >= expires_at - self.refresh_before_s
@@ -41,17 +43,19 @@ class TokenPolicy:
         return last_issue_attempt_at + self.min_issue_interval_s
 
     def decide(self, now: float, expires_at: float | None, last_issue_attempt_at: float | None,
-               invalid: bool = False) -> Decision:
+               invalid: bool = False, not_before: float | None = None) -> Decision:
         """What to do for a caller that wants a token now.
 
         `invalid`: KIS rejected the current token (EGW00121/EGW00123), so it is not usable
-        whatever its expiry says. When a refresh is due but issuing is not yet allowed, a still
+        whatever its expiry says. `not_before`: no issuance before this time (set after EGW00133). When a refresh is due but issuing is not yet allowed, a still
         usable token keeps being served; only a caller with nothing usable waits.
         """
         has_usable = not invalid and self.usable(now, expires_at)
         if has_usable and not self.needs_refresh(now, expires_at):
             return Decision(Action.USE)
         allowed_at = self.next_issue_at(last_issue_attempt_at)
+        if not_before is not None:
+            allowed_at = max(allowed_at, not_before)
         if now >= allowed_at:
             return Decision(Action.ISSUE)
         if has_usable:

@@ -40,6 +40,7 @@ class TokenKeeper:
         self._expires_at: float | None = None
         self._last_attempt: float | None = None
         self._invalid = False
+        self._not_before: float | None = None  # after EGW00133
         self._loaded = False
         self.issued = 0  # tokens obtained by this process
         self.throttled = 0  # EGW00133 answers seen
@@ -83,7 +84,7 @@ class TokenKeeper:
         while True:
             now = self._clock()
             d = self.policy.decide(now, self._expires_at if self._token else None, self._last_attempt,
-                                   invalid=self._invalid)
+                                   invalid=self._invalid, not_before=self._not_before)
             if d.action is Action.USE:
                 return self._token  # type: ignore[return-value]
             if d.action is Action.WAIT:
@@ -91,7 +92,7 @@ class TokenKeeper:
                 continue
             await self._load()  # another process may have refreshed it meanwhile (shared database)
             d2 = self.policy.decide(self._clock(), self._expires_at if self._token else None,
-                                    self._last_attempt, invalid=self._invalid)
+                                    self._last_attempt, invalid=self._invalid, not_before=self._not_before)
             if d2.action is not Action.ISSUE:
                 continue
             await self._issue_once(now)
@@ -104,6 +105,7 @@ class TokenKeeper:
             self.last_error = resp.code
             if resp.code == EGW_TOKEN_THROTTLED:
                 self.throttled += 1
+                self._not_before = now + self.policy.throttled_wait_s
                 log.warning("token issuance throttled by KIS (%s); waiting", resp.code)
                 return  # the policy now says WAIT (or USE a still-valid token)
             log.warning("token issuance failed: %s", resp.code)

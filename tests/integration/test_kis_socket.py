@@ -64,3 +64,80 @@ def test_status_has_no_secrets(ray_env, make_env):
     for secret in (env.app_key, env.app_secret, token):
         assert secret not in text
     assert "live" in text
+
+
+def _universe(n: int) -> list[str]:
+    from backbone import symbols as u
+
+    return [s if isinstance(s, str) else s.code for s in list(u.SYMBOLS)[:n]]
+
+
+def test_budget_scheduler_beyond_41_registrations(ray_env, make_env):
+    codes = _universe(22)
+    # The simulator generates data for two symbols only (fewer routers); it accepts any registration.
+    env = make_env(symbols=(codes[0], codes[1]), max_registrations=41)
+    a = get_or_create_socket_actor(env.settings, env.options())
+    pairs = [(tr, c) for c in codes[2:22] for tr in (T, B)] + [(B, codes[0])]  # 41
+    got = ray.get(a.acquire.remote("watchlist", pairs, 0))
+    assert set(got.values()) == {"pending"}
+    wait_for(lambda: live_count(a) == 41 and env.stats()["registrations_open"] == 41, what="41 live")
+    # The 42nd and 43rd: a trade stream falls back to REST polling, a book stream is refused.
+    got = ray.get(a.acquire.remote("late", [(T, codes[0]), (B, codes[1])], 0))
+    assert got == {f"{T}:{codes[0]}": "polled", f"{B}:{codes[1]}": "refused"}
+    view = ray.get(a.view.remote("late"))
+    assert view[f"{B}:{codes[1]}"]["code"] == "SUBSCRIPTION_BUDGET_EXHAUSTED"
+    router = get_router(codes[0])
+    wait_for(lambda: ray.get(router.latest.remote())["polled"] is not None, what="a polled quote at the router")
+    # A viewer (higher priority) gets a registration once the minimum hold has passed.
+    ray.get(a.acquire.remote("viewer", [(T, codes[1])], 10))
+    wait_for(lambda: ray.get(a.view.remote("viewer"))[f"{T}:{codes[1]}"]["state"] == "live", what="viewer live")
+    st = ray.get(a.status.remote())
+    assert st["registrations"]["used"] == 41 and env.stats()["registrations_open"] == 41
+    assert st["registrations"]["counters"]["evictions"] == 1
+    assert st["registrations"]["counters"]["max_subscribe_over"] == 0
+    states = [r["state"] for r in st["registrations"]["items"]]
+    assert states.count("live") == 41 and states.count("polled") + states.count("refused") == 3
+
+
+def test_server_side_max_subscribe_over_is_refused(ray_env, make_env):
+    env = make_env(max_registrations=2)
+    a = get_or_create_socket_actor(env.settings, env.options())  # our budget (41) is wrong here
+    ray.get(a.acquire.remote("gw", [(T, "005930"), (T, "000660")], 1))
+    wait_for(lambda: live_count(a) == 2)
+    ray.get(a.acquire.remote("gw2", [(B, "005930")], 1))
+    wait_for(lambda: ray.get(a.view.remote("gw2"))[f"{B}:005930"]["state"] == "refused", what="OPSP0008 refusal")
+    st = ray.get(a.status.remote())
+    assert st["registrations"]["counters"]["max_subscribe_over"] == 1
+    assert env.stats()["connections"]["total"] == 1  # the connection stays up
+
+
+def test_killed_actor_restarts_reconnects_resubscribes_and_routers_get_data(ray_env, make_env):
+    from ray.exceptions import RayError
+
+    env = make_env(rate=10.0)
+    a = get_or_create_socket_actor(env.settings, env.options())
+    subs = [(T, "005930"), (B, "005930"), (T, "000660")]
+    ray.get(a.acquire.remote("gw", subs, 1))
+    wait_for(lambda: live_count(a) == 3)
+    router = get_router("005930")
+    wait_for(lambda: ray.get(router.stats.remote())["events"] > 0, what="data before the crash")
+    try:
+        ray.get(a.crash_for_test.remote())
+    except RayError:
+        pass
+
+    def back() -> bool:
+        try:
+            st = ray.get(a.status.remote(), timeout=5)
+        except RayError:
+            return False
+        return st["registrations"]["live"] == 3 and st["restored_wanted"] == 3
+
+    wait_for(back, timeout=60, what="restarted and resubscribed")
+    wait_for(lambda: env.stats()["connections"]["open"] == 1 and env.stats()["registrations_open"] == 3,
+             what="one connection with the 3 registrations")
+    seen = ray.get(router.stats.remote())["batches"]
+    wait_for(lambda: ray.get(router.stats.remote())["batches"] > seen, what="data after the restart")
+    source_now = ray.get(a.status.remote())["routing"]["source"]
+    wait_for(lambda: ray.get(a.status.remote())["routing"]["events_out"] > 0, what="new incarnation delivers")
+    assert source_now

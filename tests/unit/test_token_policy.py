@@ -29,3 +29,10 @@ def test_invalid_token_within_the_minute_waits():
 def test_nearly_expired_token_is_not_handed_out():
     d = P.decide(DAY - 3, DAY, DAY - 10)
     assert d.action is Action.WAIT and d.at == DAY + 50
+
+
+def test_not_before_after_throttling_overrides_a_short_interval():
+    p = TokenPolicy(refresh_before_s=1800, min_issue_interval_s=1)
+    assert p.decide(DAY - 1000, DAY, DAY - 1010, not_before=DAY - 950).action is Action.USE
+    d = p.decide(DAY - 1000, DAY, DAY - 1010, invalid=True, not_before=DAY - 950)
+    assert d.action is Action.WAIT and d.at == DAY - 950
