@@ -48,7 +48,7 @@ async def test_stall_sends_nothing_then_resumes():
         async with connect(sim) as ws:
             await subscribe(ws, ak, "H0STCNT0", "005930")
             await next_data(ws, "H0STCNT0")
-            await http.post("/_sim/faults/stall", params={"seconds": "0.6"})
+            await http.post("/_sim/faults/stall", params={"seconds": "2"})
             before = sim.stats()
             await asyncio.sleep(0.3)
             during = sim.stats()
@@ -63,7 +63,7 @@ async def test_restart_refuses_then_accepts():
         ak = await approval_key(http)
         async with connect(sim) as ws:
             await subscribe(ws, ak, "H0STCNT0", "005930")
-            await http.post("/_sim/faults/restart", params={"refuse_seconds": "0.8"})
+            await http.post("/_sim/faults/restart", params={"refuse_seconds": "2"})
             await drain_closed(ws)
         with pytest.raises((OSError, websockets.InvalidHandshake, asyncio.TimeoutError)):
             async with connect(sim):
@@ -134,7 +134,7 @@ async def test_forced_reply(sim):
 
 
 async def test_zombie_slot_lingers_after_disconnect():
-    async with running_simulator(**{**HOT, "zombie_slot_s": 0.5}) as sim, http_client(sim) as http:
+    async with running_simulator(**{**HOT, "zombie_slot_s": 2.0}) as sim, http_client(sim) as http:
         ak = await approval_key(http)
         async with connect(sim) as ws:
             await subscribe(ws, ak, "H0STCNT0", "005930")

@@ -124,7 +124,7 @@ async def test_every_tr_can_be_produced():
 
 
 async def test_session_open_emits_market_status():
-    start = datetime.fromisoformat("2026-11-20T08:59:58+09:00")
+    start = datetime.fromisoformat("2026-11-20T08:59:54+09:00")
     async with running_simulator(**{**FAST, "start": start, "speed": 2.0}) as sim, http_client(sim) as http:
         ak = await approval_key(http)
         async with connect(sim) as ws:

@@ -86,3 +86,23 @@ def test_universe():
     assert symbols.get("005930").name == "삼성전자" and symbols.get("AAPL").code == "DNASAAPL"
     assert "반도체" in symbols.by_sector() and symbols.get("nope") is None
     assert {"0001", "1001", "2001"} <= set(symbols.INDICES)
+
+
+def test_rest_rate_window_and_token_rules_with_injected_time():
+    from simulator.auth import AuthState, TokenError
+
+    cfg = SimulatorConfig(rest_rate_per_s=3, token_reuse_s=10, token_issue_interval_s=60, token_validity_s=100)
+    a = AuthState(cfg)
+    assert [a.rest_allowed("k", t) for t in (0.0, 0.1, 0.2, 0.3, 0.99, 1.05)] == [True, True, True, False, False, True]
+    tok, new = a.issue_token("k", now=0.0)
+    assert new and a.issue_token("k", now=9.0) == (tok, False)
+    try:
+        a.issue_token("k", now=30.0)
+        raise AssertionError("expected EGW00133")
+    except TokenError as e:
+        assert e.code == "EGW00133"
+    tok2, new2 = a.issue_token("k", now=61.0)
+    assert new2 and tok2.value != tok.value and a.tokens_issued == 2
+    assert a.check_token(tok2.value, "k", now=62.0) is None
+    assert a.check_token(tok2.value, "k", now=161.0) == "EGW00123"
+    assert a.check_token("nope", "k", now=62.0) == "EGW00121"
