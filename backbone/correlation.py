@@ -112,26 +112,29 @@ def pairwise_pearson(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     cancelling catastrophically. Pairs with n < 2 or zero variance get NaN.
     """
     mx, my = np.isfinite(x), np.isfinite(y)
+    if mx.all() and my.all():  # no missing values: one product does it
+        xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
+        sxx = np.einsum("ij,ij->j", xc, xc)[:, None]
+        syy = np.einsum("ij,ij->j", yc, yc)[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (xc.T @ yc) / np.sqrt(sxx * syy)
+        n = np.full(r.shape, x.shape[0], dtype=np.int64)
+        if x.shape[0] < 2:
+            r[:] = np.nan
+        return np.clip(r, -1.0, 1.0, out=r), n
     xc = np.where(mx, x - _nanmean(x, mx), 0.0)
     yc = np.where(my, y - _nanmean(y, my), 0.0)
     fx, fy = mx.astype(np.float64), my.astype(np.float64)
     n = fx.T @ fy
-    if mx.all() and my.all():  # no missing values: one product does it
-        sxy = xc.T @ yc
-        sxx = (xc * xc).sum(axis=0)[:, None]
-        syy = (yc * yc).sum(axis=0)[None, :]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = sxy / np.sqrt(sxx * syy)
-    else:
-        sx, sy = xc.T @ fy, fx.T @ yc
-        sxx, syy = (xc * xc).T @ fy, fx.T @ (yc * yc)
-        sxy = xc.T @ yc
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cov = sxy - sx * sy / n
-            vx = sxx - sx * sx / n
-            vy = syy - sy * sy / n
-            r = cov / np.sqrt(vx * vy)
-            r[(vx <= 0) | (vy <= 0)] = np.nan
+    sx, sy = xc.T @ fy, fx.T @ yc
+    sxx, syy = (xc * xc).T @ fy, fx.T @ (yc * yc)
+    sxy = xc.T @ yc
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = sxy - sx * sy / n
+        vx = sxx - sx * sx / n
+        vy = syy - sy * sy / n
+        r = cov / np.sqrt(vx * vy)
+        r[(vx <= 0) | (vy <= 0)] = np.nan
     r[n < 2] = np.nan
     return np.clip(r, -1.0, 1.0), n.astype(np.int64)
 
@@ -167,24 +170,27 @@ class Candidates:
     neg_n: np.ndarray
 
 
-def _best(r: np.ndarray, n: np.ndarray, cols: np.ndarray, k: int, sign: int):
-    """Per row, the k largest (sign=+1, r > 0) or smallest (sign=-1, r < 0) entries."""
-    score = np.where(np.isfinite(r) & (sign * r > 0), sign * r, -np.inf)
-    kk = min(k, score.shape[1])
+def _best(r: np.ndarray, n: np.ndarray, cols: np.ndarray, k: int, sign: int, axis: int = 1):
+    """For each row (axis=1) or column (axis=0) of r, the k largest positive (sign=+1) or
+    smallest negative (sign=-1) entries. `r` holds no NaN: excluded pairs are 0, which is
+    neither sign, so they drop out after selection. Returns (idx, r, n), each lines x k."""
+    if axis == 0:
+        r, n = r.T, n.T  # views; argpartition below copies anyway
+    lines, width = r.shape
+    kk = min(k, width)
+    idx_out = np.full((lines, k), -1)
+    r_out = np.full((lines, k), -np.inf * sign)
+    n_out = np.zeros((lines, k), np.int64)
     if kk == 0:
-        empty = np.zeros((score.shape[0], k))
-        return (np.full(empty.shape, -1), np.full(empty.shape, -np.inf * sign), np.zeros(empty.shape, np.int64))
-    part = np.argpartition(-score, kk - 1, axis=1)[:, :kk]
-    s = np.take_along_axis(score, part, axis=1)
-    pad = k - kk
-    idx = np.where(np.isfinite(s), cols[part], -1)
-    rr = np.where(np.isfinite(s), sign * s, -np.inf * sign)
-    nn = np.where(np.isfinite(s), np.take_along_axis(n, part, axis=1), 0)
-    if pad:
-        idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
-        rr = np.pad(rr, ((0, 0), (0, pad)), constant_values=-np.inf * sign)
-        nn = np.pad(nn, ((0, 0), (0, pad)), constant_values=0)
-    return idx, rr, nn
+        return idx_out, r_out, n_out
+    part = np.argpartition(r, -kk, axis=1)[:, -kk:] if sign > 0 else \
+        np.argpartition(r, kk - 1, axis=1)[:, :kk]
+    vals = np.take_along_axis(r, part, axis=1)
+    ok = vals > 0 if sign > 0 else vals < 0
+    idx_out[:, :kk] = np.where(ok, cols[part], -1)
+    r_out[:, :kk] = np.where(ok, vals, -np.inf * sign)
+    n_out[:, :kk] = np.where(ok, np.take_along_axis(n, part, axis=1), 0)
+    return idx_out, r_out, n_out
 
 
 def block_candidates(returns: np.ndarray, a: tuple[int, int], b: tuple[int, int], k: int,
@@ -196,17 +202,18 @@ def block_candidates(returns: np.ndarray, a: tuple[int, int], b: tuple[int, int]
     r, n = pairwise_pearson(x, y)
     thin = n < min_overlap
     if a == b:
-        np.fill_diagonal(r, np.nan)
         np.fill_diagonal(thin, False)
         skipped = int(np.triu(thin, 1).sum())
+        np.fill_diagonal(r, 0.0)
     else:
         skipped = int(thin.sum())
-    r = np.where(thin, np.nan, r)
+    r[thin] = 0.0
+    np.nan_to_num(r, copy=False, nan=0.0)
     cols_b, cols_a = np.arange(b[0], b[1]), np.arange(a[0], a[1])
     out = [Candidates(cols_a, *_best(r, n, cols_b, k, 1), *_best(r, n, cols_b, k, -1))]
     if a != b:
-        rt, nt = r.T, n.T
-        out.append(Candidates(cols_b, *_best(rt, nt, cols_a, k, 1), *_best(rt, nt, cols_a, k, -1)))
+        out.append(Candidates(cols_b, *_best(r, n, cols_a, k, 1, axis=0),
+                              *_best(r, n, cols_a, k, -1, axis=0)))
     return out, skipped
 
 
