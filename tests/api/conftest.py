@@ -38,6 +38,25 @@ def pg():
         server.destroy()
 
 
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the tests that need it (Serve, live actors); auth off for local tests."""
+    import os
+
+    import ray
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 object_store_memory=80 * 1024 * 1024)
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
 @pytest.fixture
 async def db(pg):
     """A connection to the test database, with market_candles emptied for this test."""

@@ -16,22 +16,15 @@ serve = pytest.importorskip("ray.serve")
 
 
 @pytest.fixture(scope="module")
-def serve_url(pg):
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+def serve_url(pg, ray_session):
     from serve_app.deployment import build_app
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             object_store_memory=80 * 1024 * 1024, namespace="api-test")
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:
-        port = free_port()
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(build_app({"dsn": pg.dsn, "api_key": "serve-key-0451"}), name="api", route_prefix="/")
         yield f"http://127.0.0.1:{port}"
     finally:
-        try:
-            serve.shutdown()
-        finally:
-            ray.shutdown()
+        serve.shutdown()
 
 
 async def test_candles_and_errors_through_serve(serve_url, db):
