@@ -101,6 +101,7 @@ class Market:
         self._index_day: dict[str, tuple[date, Decimal, Decimal, Decimal]] = {}
         self._index_acc = 0.0
         self._was_open: bool | None = None
+        self._session_seen = clock.session_date(now)
         self._pending: list[Emission] = []
 
     # ---- control
@@ -122,6 +123,10 @@ class Market:
             mkop = self._mkop()
             out += [Emission("H0STMKO0", c, [m.status(mkop)]) for c, m in self.krx.items()]
         session = self.clock.session_date(now)
+        if session != self._session_seen and is_open and self._was_open:
+            # the session clock jumped from one day's close to the next day's open: say so
+            out += [Emission("H0STMKO0", c, [m.status(k)]) for k in ("129", "112") for c, m in self.krx.items()]
+        self._session_seen = session
         for code, m in self.krx.items():
             if m.session != session:
                 with self._lock:

@@ -206,7 +206,12 @@ def build_rest_app(sim: "Simulator") -> web.Application:
         code = request.query.get("symbol", "")
         if code not in sim.market.krx:
             return _json({"error": f"unknown symbol {code!r}"}, 404)
-        return web.json_response(sim.candles(code))
+        try:  # optional ISO bounds (aware), start inclusive, end exclusive
+            start, end = (datetime.fromisoformat(request.query[k]) if k in request.query else None
+                          for k in ("from", "to"))
+            return web.json_response(sim.market.candle_list(code, start, end))
+        except (ValueError, TypeError):
+            return _json({"error": "from/to must be ISO-8601 with a UTC offset"}, 400)
 
     async def trades(request: web.Request) -> web.Response:
         code = request.query.get("symbol", "")

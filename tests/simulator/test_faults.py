@@ -151,3 +151,17 @@ async def test_zombie_slot_lingers_after_disconnect():
             await asyncio.sleep(0.05)
         else:
             pytest.fail("slot never freed")
+
+
+async def test_candles_record_with_bounds(sim):
+    async with http_client(sim) as http:
+        while not sim.candles("005930"):
+            await asyncio.sleep(0.02)
+        everything = (await http.get("/_sim/candles", params={"symbol": "005930"})).json()
+        first = everything[0]["time"]
+        none = (await http.get("/_sim/candles", params={"symbol": "005930", "to": first})).json()
+        assert none == [] and everything[0]["volume"] > 0 and everything[0]["trades"] >= 1
+        assert (await http.get("/_sim/candles", params={"symbol": "005930", "from": "x"})).status_code == 400
+        assert (await http.get("/_sim/candles", params={"symbol": "999999"})).status_code == 404
+        trades = (await http.get("/_sim/trades", params={"symbol": "005930"})).json()
+        assert sum(t["size"] for t in trades if t["time"][:16] == first[:16]) == everything[0]["volume"]

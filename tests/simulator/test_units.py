@@ -106,3 +106,23 @@ def test_rest_rate_window_and_token_rules_with_injected_time():
     assert a.check_token(tok2.value, "k", now=62.0) is None
     assert a.check_token(tok2.value, "k", now=161.0) == "EGW00123"
     assert a.check_token("nope", "k", now=62.0) == "EGW00121"
+
+
+def test_session_roll_resets_day_and_announces_it():
+    cfg = SimulatorConfig(clock="session", start=datetime(2026, 11, 20, 15, 29, 58, tzinfo=KST), speed=200,
+                          symbols=("005930",), rate=200.0)
+    mk = Market(cfg, SimClock(cfg.clock, cfg.start, cfg.speed))
+    mk.step(0.05)
+    m = mk.krx["005930"]
+    assert m.acml_vol > 0 and m.session == date(2026, 11, 20)
+    codes = []
+    for _ in range(40):
+        time.sleep(0.001)
+        last_friday = m.last
+        codes += [em.items[0].mkop for em in mk.step(0.05) if em.tr_id == "H0STMKO0"]
+        if m.session != date(2026, 11, 20):
+            break
+    assert m.session == date(2026, 11, 23) and m.prev_close == last_friday
+    assert mk.finished_days["005930"][date(2026, 11, 20)][3] == last_friday
+    codes += [em.items[0].mkop for em in mk.step(0.05) if em.tr_id == "H0STMKO0"]
+    assert codes[-2:] == ["129", "112"]
