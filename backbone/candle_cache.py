@@ -9,6 +9,11 @@ Closed ranges are immutable except when a repair or a late row rewrites history;
 such changes (symbol, start, end) and `invalidate` drops every entry the change could affect:
 entries of that symbol whose rows, or whose seed row, could lie in the touched range. The TTL is
 the safety net for a change that was never announced.
+
+Keys must be bucket-aligned ([start, end) on the interval's grid): then a 1m row at t changes an
+entry exactly when t lies in [start, end) (its bucket is one of the entry's), or when it lies in
+[seed row time, start) (it changes the seed). Live writes to the forming bucket, which is at or
+after every cached end, therefore never evict closed ranges.
 """
 from __future__ import annotations
 
@@ -16,10 +21,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-
-# Widest bucket a 1m row can influence (a KST day); used to widen invalidation conservatively.
-_WIDEST_BUCKET = timedelta(days=1)
-
 
 @dataclass(frozen=True, slots=True)
 class CachedRange:
@@ -94,9 +95,8 @@ class CandleCache:
     def invalidate(self, symbol: str, start: datetime, end: datetime) -> int:
         """Drop entries of `symbol` that rows in [start, end] could change. Returns how many."""
         self.generation += 1
-        lo, hi = start - _WIDEST_BUCKET, end + _WIDEST_BUCKET
         doomed = [k for k, v in self._entries.items()
-                  if k.symbol == symbol and _touches(k, v, lo, hi)]
+                  if k.symbol == symbol and _touches(k, v, start, end)]
         for k in doomed:
             del self._entries[k]
         self.invalidations += len(doomed)
@@ -114,8 +114,8 @@ class CandleCache:
 
 
 def _touches(key: _Key, entry: CachedRange, lo: datetime, hi: datetime) -> bool:
-    # The entry depends on rows in [seed time, end): its own rows and the row that seeded it.
-    # No seed means "no row before start", which any earlier insert could change.
+    """Does a change to 1m rows in [lo, hi] reach this entry? It depends on rows in
+    [seed row time, end); no seed means "no row before start", which any earlier row changes."""
     if entry.prev_time is not None and hi < entry.prev_time:
         return False
     return lo < key.end

@@ -50,8 +50,9 @@ class CandleService:
     async def candles(self, q: CandleQuery, cal: MarketCalendar) -> bytes:
         """The response body (encoded JSON). A fully closed, cached range is encoded once."""
         now = self._clock()
+        # Bucket-aligned bounds (the same buckets as the request): what the cache requires.
         start = align_up(q.start, q.interval, cal)
-        end = q.end
+        end = align_up(q.end, q.interval, cal)
         boundary = closed_boundary(now, q.step, local_midnight(now, cal))
         closed_end = max(start, min(end, boundary))
         head = await self._closed_part(q.symbol, q.interval, start, closed_end)

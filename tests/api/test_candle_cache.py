@@ -67,3 +67,10 @@ def test_closed_boundary_is_the_forming_bucket_start():
     now = datetime(2026, 11, 20, 1, 7, 30, tzinfo=UTC)
     assert closed_boundary(now, timedelta(minutes=5)) == datetime(2026, 11, 20, 1, 5, tzinfo=UTC)
     assert closed_boundary(now, timedelta(hours=1)) == datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+
+
+def test_writes_at_or_after_the_end_leave_a_closed_range_alone():
+    cache = CandleCache(ttl_s=600)
+    put(cache)  # [T0, T0+1h)
+    assert cache.invalidate("005930", T0 + H, T0 + H) == 0  # the next (forming) bucket
+    assert cache.invalidate("005930", T0 + H - timedelta(minutes=1), T0 + H) == 1

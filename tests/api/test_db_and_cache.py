@@ -115,3 +115,30 @@ async def test_no_secrets_in_responses_or_logs(pg, db, tmp_path, caplog):
               if not rec.name.startswith(("httpx", "httpcore"))]  # the test client's own lines
     blob = "\n".join(texts)
     assert secret_key not in blob and secret_pw not in blob
+
+
+async def test_the_forming_bucket_is_always_fresh_and_never_filled_ahead(pg, db):
+    # Mid-session: 11:00:30 KST; the 11:00 minute is forming, 10:30-10:39 are missing.
+    now = kst(2026, 11, 20, 11, 0, 30).astimezone(timezone.utc)
+    rows = [r for r in session_rows(SYM, date(2026, 11, 20), skip={f"10:{m}" for m in range(30, 40)})
+            if r[2] <= kst(2026, 11, 20, 11, 0)]
+    await insert_rows(db, rows)
+    app = create_app(ApiConfig(dsn=pg.dsn), clock=lambda: now)
+    cache, feed = app.state.cache, app.state.feed
+    async with serve(app) as client:
+        await wait_for(lambda: feed.up)
+        candles = (await client.get(f"/api/candles/{SYM}")).json()["candles"]  # default: today
+        assert candles[0]["time"] == "2026-11-20T09:00:00+09:00"
+        assert candles[-1]["time"] == "2026-11-20T11:00:00+09:00"  # nothing after the forming minute
+        assert len(candles) == 121 and sum(c["is_filled"] for c in candles) == 10
+        # Rewrite the forming minute without announcing it: the closed part may come from the
+        # cache, the forming bucket must not.
+        await db.execute("ALTER TABLE market_candles DISABLE TRIGGER candles_changed_upd")
+        try:
+            await db.execute("UPDATE market_candles SET close = 99999 WHERE symbol = $1 AND time = $2",
+                             SYM, kst(2026, 11, 20, 11, 0))
+            again = (await client.get(f"/api/candles/{SYM}")).json()["candles"]
+        finally:
+            await db.execute("ALTER TABLE market_candles ENABLE TRIGGER candles_changed_upd")
+        assert cache.hits == 1
+        assert again[-1]["close"] == 99999 and again[:-1] == candles[:-1]
