@@ -60,7 +60,7 @@ async def main(config: SimulatorConfig) -> None:
     await sim.start()
     c = sim.clock.describe()
     print(f"KIS simulator\n  REST      {sim.rest_url}\n  WebSocket {sim.ws_url}\n"
-          f"  clock     {c['mode']} (speed {c['speed']}x, now {c['now']}, KRX open: {c['krx_open']})\n"
+          f"  clock     {c['mode']}: {c['note']}\n            speed {c['speed']}x, now {c['now']}, KRX open: {c['krx_open']}\n"
           f"  symbols   {len(sim.market.krx)} KRX + {len(sim.market.overseas)} overseas"
           f"{'  (replaying ' + config.replay_file + ')' if config.replay_file else ''}\n"
           f"  stats     {sim.rest_url}/_sim/stats   (Ctrl-C stops)", flush=True)

@@ -123,6 +123,10 @@ class SimClock:
         """The KRX business date the market is in (ACML_VOL resets when it changes)."""
         return (at or self.now()).astimezone(KST).date()
 
+    NOTES = {"real": "real time (KRX is open now)",
+             "session": "simulated KRX session (09:00-15:30 KST, rolls on to the next trading day)",
+             "always-open": "real time, market never closes"}
+
     def describe(self) -> dict:
-        return {"mode": self.mode, "speed": self.speed, "now": self.now().isoformat(),
-                "krx_open": self.krx_open()}
+        return {"mode": self.mode, "note": self.NOTES.get(self.mode, ""), "speed": self.speed,
+                "now": self.now().isoformat(), "krx_open": self.krx_open()}

@@ -50,7 +50,7 @@ def test_command_line_prints_urls_and_stops_on_ctrl_c():
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     try:
-        lines = [proc.stdout.readline() for _ in range(6)]
+        lines = [proc.stdout.readline() for _ in range(7)]
         text = "".join(lines)
         assert "REST      http://127.0.0.1:" in text and "WebSocket ws://127.0.0.1:" in text
         assert "always-open" in text
