@@ -10,6 +10,10 @@ commit. Every API replica LISTENs and drops the cache entries the change could a
 trigger is installed idempotently by `install_change_feed` (the API calls it at start-up); on
 TimescaleDB hypertables (no transition tables there) the writer calls `notify_changed` itself,
 which sends the same message. Payload: `{"symbol": .., "start": iso, "end": iso}` (inclusive).
+On the plain-PostgreSQL aggregate emulation, a refresh that re-materializes a range also
+announces it, for all symbols (`"symbol": "*"`): aggregates change then, not at the raw write.
+On native TimescaleDB, a late row below the watermark shows in the aggregates only after the
+policy refresh, which is not announced: the cache TTL bounds that staleness.
 """
 from __future__ import annotations
 
@@ -101,6 +105,20 @@ _FEED_TRIGGERS = (
     "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION candles_changed_notify()",
 )
 _FEED_LOCK = 0x6B15_0601  # serializes concurrent installers (several replicas starting at once)
+ALL_SYMBOLS = "*"
+# Plain-PostgreSQL aggregate emulation (sql/001_timescale.postgres.sql): a refresh that
+# re-materializes a range logs it here. Aggregates can change then (a late row below the
+# watermark becomes visible only at refresh), for every symbol in the range.
+_MATERIALIZATION_FEED = (f"""
+CREATE OR REPLACE FUNCTION candles_materialized_notify() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_notify('{CHANNEL}', json_build_object('symbol', '{ALL_SYMBOLS}', 'start', lower(NEW.range),
+                                                   'end', upper(NEW.range))::text);
+  RETURN NULL;
+END $fn$;
+""", "CREATE OR REPLACE TRIGGER candles_materialized AFTER INSERT ON _cagg_materialization_log "
+     "FOR EACH ROW EXECUTE FUNCTION candles_materialized_notify()")
 
 
 async def install_change_feed(conn: asyncpg.Connection) -> bool:
@@ -112,6 +130,9 @@ async def install_change_feed(conn: asyncpg.Connection) -> bool:
             async with conn.transaction():  # savepoint: a refusal must not abort the outer one
                 await conn.execute(_FEED_FUNCTION)
                 for ddl in _FEED_TRIGGERS:
+                    await conn.execute(ddl)
+            if await conn.fetchval("SELECT to_regclass('_cagg_materialization_log') IS NOT NULL"):
+                for ddl in _MATERIALIZATION_FEED:
                     await conn.execute(ddl)
         except (asyncpg.FeatureNotSupportedError, asyncpg.ObjectNotInPrerequisiteStateError):
             return False
