@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+ALL_SYMBOLS = "*"
+
+
 @dataclass(frozen=True, slots=True)
 class CachedRange:
     rows: tuple[Any, ...]
@@ -93,10 +96,11 @@ class CandleCache:
         return entry
 
     def invalidate(self, symbol: str, start: datetime, end: datetime) -> int:
-        """Drop entries of `symbol` that rows in [start, end] could change. Returns how many."""
+        """Drop entries of `symbol` (ALL_SYMBOLS: of every symbol) that rows in [start, end]
+        could change. Returns how many."""
         self.generation += 1
         doomed = [k for k, v in self._entries.items()
-                  if k.symbol == symbol and _touches(k, v, start, end)]
+                  if (k.symbol == symbol or symbol == ALL_SYMBOLS) and _touches(k, v, start, end)]
         for k in doomed:
             del self._entries[k]
         self.invalidations += len(doomed)

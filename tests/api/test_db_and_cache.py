@@ -4,6 +4,7 @@ import logging
 from datetime import date, datetime, timezone
 
 import asyncpg
+import pytest
 
 from serve_app.app import ApiConfig, create_app
 
@@ -142,3 +143,33 @@ async def test_the_forming_bucket_is_always_fresh_and_never_filled_ahead(pg, db)
             await db.execute("ALTER TABLE market_candles ENABLE TRIGGER candles_changed_upd")
         assert cache.hits == 1
         assert again[-1]["close"] == 99999 and again[:-1] == candles[:-1]
+
+
+async def test_a_refresh_that_rematerializes_a_range_invalidates_the_cache(pg, db):
+    if not await db.fetchval("SELECT to_regclass('_cagg_materialization_log') IS NOT NULL"):
+        pytest.skip("not the plain-PostgreSQL aggregate emulation")
+    day = session_rows(SYM, date(2026, 11, 20))
+    late = [r for r in day if r[2] == kst(2026, 11, 20, 11, 0)]
+    await insert_rows(db, [r for r in day if r not in late])
+    await db.execute("CALL refresh_continuous_aggregate('market_candles_5m', $1, $2)",
+                     kst(2026, 11, 20), kst(2026, 11, 21))
+    app = create_app(ApiConfig(dsn=pg.dsn), clock=lambda: NOW)
+    cache, feed = app.state.cache, app.state.feed
+    params = {**DAY, "interval": "5m"}
+
+    def bucket_11(candles):
+        return [c for c in candles if c["time"][11:16] == "11:00"][0]
+    async with serve(app) as client:
+        await wait_for(lambda: feed.up)
+        before = bucket_11((await client.get(f"/api/candles/{SYM}", params=params)).json()["candles"])
+        await insert_rows(db, late)  # a late row below the aggregate's watermark
+        await wait_for(lambda: cache.invalidations >= 1)
+        # Read (and cache) what the view shows now: the late row is not in the aggregate yet.
+        await client.get(f"/api/candles/{SYM}", params=params)
+        generation = cache.generation
+        await db.execute("CALL refresh_continuous_aggregate('market_candles_5m', $1, $2)",
+                         kst(2026, 11, 20), kst(2026, 11, 21))
+        await wait_for(lambda: cache.generation > generation)  # the refresh was announced
+        after = bucket_11((await client.get(f"/api/candles/{SYM}", params=params)).json()["candles"])
+    assert after["volume"] == before["volume"] + late[0][7]
+    assert after["open"] == late[0][3]
