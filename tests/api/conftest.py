@@ -1,11 +1,10 @@
 """Fixtures for the HTTP API tests: one real PostgreSQL per session (embedded, migrated with the
-project's sql/), candle rows generated on the real XKRX calendar, and the app under httpx's ASGI
+project's sql/ through storage.testing), candle rows generated on the real XKRX calendar, and the app under httpx's ASGI
 transport (its lifespan run by hand, so the change feed and pool close cleanly)."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
 from datetime import date, datetime, timedelta, timezone
 
 import asyncpg
@@ -13,29 +12,39 @@ import httpx
 import pytest
 
 from backbone.calendars import calendar_for
-from storage import migrate
-from storage.embedded import EmbeddedPostgres
-
-from .schema_fallback import ensure_candle_schema
+from storage import testing
 
 KRX = calendar_for("005930")
 
 
+class TestDatabase:
+    """A migrated database on this package's own throwaway cluster. Own cluster (not the shared
+    `pg_server`), because the outage tests stop and restart it."""
+
+    def __init__(self) -> None:
+        self.server = testing.start_throwaway_server()
+        self.name, self.dsn = testing.create_database(self.server, prefix="api")
+
+    def stop(self, mode: str = "fast") -> None:
+        self.server.stop(mode=mode)
+
+    def start(self) -> None:
+        self.server.start()
+
+    def is_running(self) -> bool:
+        return self.server.is_running()
+
+    def destroy(self) -> None:
+        testing.stop_throwaway_server(self.server)
+
+
 @pytest.fixture(scope="session")
 def pg():
-    # Not under pytest's basetemp: concurrent pytest runs on this machine prune each other's
-    # numbered basetemp folders, which would pull the data directory from under the server.
-    server = EmbeddedPostgres(tempfile.mkdtemp(prefix="api-pg-"), fast=True).start()
+    database = TestDatabase()
     try:
-        dsn = server.dsn
-        try:
-            asyncio.run(migrate.apply(dsn))
-        except migrate.MigrationError:  # TEMPORARY while sql/ candle migrations are in progress
-            pass
-        asyncio.run(ensure_candle_schema(dsn))
-        yield server
+        yield database
     finally:
-        server.destroy()
+        database.destroy()
 
 
 @pytest.fixture(scope="session")
