@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from typing import Iterable
 
@@ -198,6 +199,7 @@ class SocketService:
                 r["code"] = BUDGET_EXHAUSTED
         return {
             "app_key_id": self.settings.app_key_id,
+            "pid": os.getpid(),
             "connection": self.session.status(),
             "registrations": {"used": self.book.used, "budget": self.book.config.budget,
                               "live": len(self.book.live_keys()), "items": rows,

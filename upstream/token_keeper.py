@@ -75,7 +75,10 @@ class TokenKeeper:
             return
         if stored.last_attempt_at is not None:
             self._last_attempt = max(self._last_attempt or 0.0, stored.last_attempt_at)
-        if stored.access_token and (self._expires_at is None or (stored.expires_at or 0) > self._expires_at):
+        # Adopt a token another incarnation or process stored, never the one we hold (it may be marked
+        # invalid; its expiry comes back from the database rounded to microseconds).
+        if stored.access_token and stored.access_token != self._token and (
+                self._expires_at is None or (stored.expires_at or 0) > self._expires_at):
             self._token, self._expires_at, self._invalid = stored.access_token, stored.expires_at, False
 
     async def _get_locked(self) -> str:

@@ -83,3 +83,17 @@ async def test_failure_without_a_usable_token_raises_a_typed_error_without_secre
     k = keeper(f)
     with pytest.raises(TokenUnavailable, match="EGW00105"):
         await k.get()
+
+
+async def test_an_invalidated_token_is_not_readopted_from_the_store():
+    class RoundingStore(MemoryStateStore):
+        async def load_token(self):  # the database rounds the expiry up a little
+            t = self.token
+            from upstream.state_store import StoredToken
+            return StoredToken(t.access_token, t.expires_at + 1e-6, t.issued_at, t.last_attempt_at) if t else None
+
+    f = Fake()
+    k = keeper(f, RoundingStore(), min_issue_interval_s=0.5)
+    t1 = await k.get()
+    await k.invalidate(t1)
+    assert await k.get() == "tok2"
