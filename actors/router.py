@@ -76,8 +76,6 @@ class RouterState:
             if cols:
                 for r in cols["recv_ns"]:
                     self._lag(now - r)
-        if self.trace_sent and trades and len(self._sent_lags) < 200_000:
-            self._sent_lags.extend(now - v for v in trades["cum_value"])
         n = batch_size(batch)
         self.events += n
         self.batches += 1
@@ -97,10 +95,8 @@ class RouterState:
         lags = sorted(self._lags)
         out = {"symbol": self.symbol, "events": self.events, "batches": self.batches,
                "out_of_order": self.out_of_order, "lag_samples_ns": lags}
-        if self.trace_sent:
-            out["sent_lag_samples_ns"] = list(self._sent_lags)
         if reset_lags:
-            self._lags, self._lag_i, self._sent_lags = [], 0, []
+            self._lags, self._lag_i = [], 0
         return out
 
 
