@@ -31,6 +31,11 @@ Key = tuple[str, str]  # (tr_id, tr_key)
 
 BUDGET_EXHAUSTED = "SUBSCRIPTION_BUDGET_EXHAUSTED"
 
+# Priorities (higher wins a registration). Suggested values for the known requesters.
+PRIORITY_VIEWER = 10  # a browser/stream client is looking at it now
+PRIORITY_JOB = 5
+PRIORITY_WATCHLIST = 0  # the default watchlist: first to fall back to polling
+
 
 class SlotState(str, Enum):
     QUEUED = "queued"  # holds a slot, subscribe not sent yet

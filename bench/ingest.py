@@ -2,7 +2,9 @@
 
 The simulator (its own sessions and socket writer, market generator quietened) sends R frames/s
 round-robin over 40 registrations (20 symbols x trade + book). Every trade frame carries its send
-time (wall clock ns) in ACML_TR_PBMN, so routers created with `trace_sent=True` measure the delay
+time (wall clock ns) in ACML_TR_PBMN. The bench registers a `TracingRouter` under each
+"router:<symbol>" name before the socket actor starts (the actor attaches to existing routers by
+name): it does the real router's ingest work (RouterState + RouterCore) and also records the delay
 from frame sent to router ingest. Reported per R:
   - frames/s sustained into routers (events counted by the routers over the send window + drain),
   - the socket actor's CPU share (psutil on its process),
@@ -91,6 +93,35 @@ async def send_at_rate(sim, regs: list[tuple[str, str]], tpl: dict, rate: float,
     return sent
 
 
+@ray.remote(num_cpus=0)
+class TracingRouter:
+    """The real router ingest (RouterState + RouterCore) plus send-time tracing (bench only)."""
+
+    def __init__(self, symbol: str) -> None:
+        from actors.router import RouterState
+        from backbone.router_core import RouterCore
+
+        self._s = RouterState(symbol)
+        self._core = RouterCore(symbol, None)
+        self._sent: list[int] = []
+        self.last_ns = 0
+
+    def ingest(self, batch: dict) -> int:
+        now = self.last_ns = time.time_ns()
+        n = self._s.ingest(batch)
+        self._core.ingest(batch)
+        trades = batch.get("trades")
+        if trades and len(self._sent) < 500_000:
+            self._sent.extend(now - v for v in trades["cum_value"])
+        return n
+
+    def stats(self, reset: bool = False) -> dict:
+        out = {**self._s.stats(reset), "sent_lag_samples_ns": list(self._sent), "last_ns": self.last_ns}
+        if reset:
+            self._sent = []
+        return out
+
+
 def pct(xs: list[float], q: float) -> float:
     if not xs:
         return float("nan")
@@ -117,7 +148,7 @@ async def plain_loop(sim_thread, codes, rate: float, seconds: float, tpl) -> dic
         fut = asyncio.get_running_loop().run_in_executor(
             None, lambda: sim_thread.call(lambda: send_at_rate(sim_thread.sim, regs, tpl, rate, seconds),
                                           timeout=seconds + 60))
-        t0 = time.monotonic()
+        t0 = last_event = time.monotonic()
         idle_deadline = None
         while True:
             try:
@@ -129,6 +160,7 @@ async def plain_loop(sim_thread, codes, rate: float, seconds: float, tpl) -> dic
             now = time.time_ns()
             msg = parse_message(raw, None)
             if isinstance(msg, DataFrame):
+                last_event = time.monotonic()
                 for r in msg.records:
                     ev = to_event(r)
                     events += 1
@@ -140,7 +172,7 @@ async def plain_loop(sim_thread, codes, rate: float, seconds: float, tpl) -> dic
                 idle_deadline = time.monotonic() + 5
             if idle_deadline and time.monotonic() > idle_deadline:
                 break
-        elapsed = time.monotonic() - t0
+        elapsed = last_event - t0
         sent = fut.result()
     return {"sent": sent, "events": events, "elapsed": elapsed, "delays_ms": [d / 1e6 for d in delays]}
 
@@ -154,6 +186,7 @@ def actor_run(sim_thread, actor, routers, codes, rate: float, seconds: float, tp
     proc = psutil.Process(pid)
     cpu0 = sum(proc.cpu_times()[:2])
     t0 = time.monotonic()
+    t0_ns = time.time_ns()
     sent = sim_thread.call(lambda: send_at_rate(sim_thread.sim, regs, tpl, rate, seconds), timeout=seconds + 60)
     # drain: wait until the routers stop growing
     last, stable = -1, 0
@@ -162,12 +195,13 @@ def actor_run(sim_thread, actor, routers, codes, rate: float, seconds: float, tp
         ev = sum(s["events"] for s in ray.get([r.stats.remote() for r in routers.values()]))
         stable = stable + 1 if ev == last else 0
         last = ev
-    elapsed = time.monotonic() - t0 - 0.6  # minus the stability window
     cpu = sum(proc.cpu_times()[:2]) - cpu0
+    cpu_elapsed = time.monotonic() - t0
     stats = ray.get([r.stats.remote() for r in routers.values()])
+    elapsed = (max(s["last_ns"] for s in stats) - t0_ns) / 1e9  # first send -> last event at a router
     sent_lags = [x / 1e6 for s in stats for x in s.get("sent_lag_samples_ns", [])]
     recv_lags = [x / 1e6 for s in stats for x in s["lag_samples_ns"]]
-    return {"sent": sent, "events": last - ev0, "elapsed": elapsed, "cpu_share": cpu / elapsed,
+    return {"sent": sent, "events": last - ev0, "elapsed": elapsed, "cpu_share": cpu / cpu_elapsed,
             "delays_ms": sent_lags, "recv_delays_ms": recv_lags}
 
 
@@ -176,6 +210,7 @@ def main() -> None:
     ap.add_argument("--rates", default="500,2000,4000")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--flush-ms", type=float, default=5.0)
+    ap.add_argument("--max-calls", type=float, default=1000.0, help="router calls/s budget of the owner")
     args = ap.parse_args()
     rates = [float(x) for x in args.rates.split(",")]
     codes = [s if isinstance(s, str) else s.code for s in list(universe.SYMBOLS)[:20]]
@@ -190,14 +225,15 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=200 * 1024 * 1024,
              namespace=NAMESPACE)
     from actors.kis_socket import get_or_create_socket_actor
-    from actors.router import RouterActor, router_name
+    from actors.router import router_name
 
     try:
         # Routers first, with send-time tracing; the socket actor then finds them by name.
-        routers = {c: RouterActor.options(name=router_name(c), namespace=NAMESPACE, lifetime="detached",
-                                          get_if_exists=True).remote(c, True) for c in codes}
+        routers = {c: TracingRouter.options(name=router_name(c), namespace=NAMESPACE, lifetime="detached",
+                                            get_if_exists=True).remote(c) for c in codes}
         ray.get([h.stats.remote() for h in routers.values()])
         opts = SocketOptions.from_settings(settings, flush_ms=args.flush_ms, send_interval_s=0.005,
+                                           max_router_calls_per_s=args.max_calls,
                                            backoff=BackoffConfig(base_s=0.5, cap_s=5, min_delay_s=0.5))
         actor = get_or_create_socket_actor(settings, opts)
         ray.get(actor.acquire.remote("bench", [(tr, c) for c in codes for tr in (T, B)], 1))
@@ -205,7 +241,7 @@ def main() -> None:
             time.sleep(0.1)
         pid = ray.get(actor.status.remote())["pid"]
         print(f"ingest benchmark: 40 registrations (20 symbols x {T}+{B}), {args.seconds:g} s per rate, "
-              f"flush {args.flush_ms:g} ms, {os.cpu_count()} CPUs")
+              f"flush {args.flush_ms:g} ms, router calls <= {args.max_calls:g}/s, {os.cpu_count()} CPUs")
         print(f"{'R (frames/s)':>12} | {'path':<26} | {'sustained/s':>11} | {'CPU':>5} | "
               f"{'p50 ms':>7} | {'p99 ms':>7}")
         for rate in rates:

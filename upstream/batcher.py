@@ -1,7 +1,9 @@
 """Micro-batching of decoded events to per-symbol routers.
 
 Events are grouped per symbol and flushed every `flush_ms` or as soon as a symbol has
-`flush_events` waiting; never one remote call per event. At most `max_in_flight` deliveries per
+`flush_events` waiting; never one remote call per event. With many busy symbols the interval
+stretches so that the total stays under `max_calls_per_s` (a remote call costs the owner ~0.2-0.5
+ms of CPU; past ~1-2k calls/s the owner itself becomes the bottleneck and latency explodes). At most `max_in_flight` deliveries per
 router are outstanding: while a router is busy its events keep accumulating and leave in the next,
 larger batch (coalescing is the backpressure). A buffer beyond `max_buffered` drops its oldest
 events (counted) rather than growing without bound.
@@ -27,12 +29,13 @@ Deliver = Callable[[str, dict], Awaitable[None]]
 
 class MicroBatcher:
     def __init__(self, deliver: Deliver, *, flush_ms: float = 5.0, flush_events: int = 256,
-                 max_in_flight: int = 2, max_buffered: int = 50_000) -> None:
+                 max_in_flight: int = 2, max_buffered: int = 50_000, max_calls_per_s: float = 1000.0) -> None:
         self._deliver = deliver
         self.flush_s = flush_ms / 1000.0
         self.flush_events = flush_events
         self.max_in_flight = max_in_flight
         self.max_buffered = max_buffered
+        self.max_calls_per_s = max_calls_per_s
         self.source = uuid.uuid4().hex[:12]  # this incarnation: seq restarts with it
         self._buf: dict[str, list] = {}
         self._recv: dict[str, list[int]] = {}
@@ -77,10 +80,15 @@ class MicroBatcher:
         """A REST-polled current price for a symbol without a registration (flagged as polled)."""
         self.add([("polled", symbol, quote)], time.time_ns())
 
+    def interval(self) -> float:
+        """Seconds between flushes: `flush_ms`, stretched when many symbols are busy."""
+        busy = sum(1 for b in self._buf.values() if b)
+        return max(self.flush_s, busy / self.max_calls_per_s)
+
     async def run(self) -> None:
         while not self._stopped:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=self.flush_s)
+                await asyncio.wait_for(self._kick.wait(), timeout=self.interval())
             self._kick.clear()
             self.flush()
 

@@ -36,6 +36,7 @@ class SocketOptions:
     flush_ms: float = 5.0
     flush_events: int = 256
     max_in_flight_per_router: int = 2
+    max_router_calls_per_s: float = 1000.0  # all routers together; stretches the flush interval
     max_buffered_per_symbol: int = 50_000  # beyond this the oldest events are dropped (and counted)
     # persistence: None -> the wanted set and the token live in memory only
     database_dsn: str | None = None

@@ -21,14 +21,10 @@ from .options import SocketOptions
 from .rest_client import KisRestClient
 from .state_store import MemoryStateStore, PgStateStore, StateStore
 from .token_keeper import TokenKeeper
-from .ws_session import UpstreamSession
+from .ws_session import ApprovalUnavailable, UpstreamSession
 
 log = logging.getLogger(__name__)
 TRADE_TR = "H0STCNT0"
-
-
-class ApprovalUnavailable(RuntimeError):
-    """/oauth2/Approval failed (message holds the KIS code only)."""
 
 
 def parse_subscriptions(subs: Iterable) -> list[tuple[str, str]]:
@@ -61,7 +57,8 @@ class SocketService:
                                   retry_base_s=options.rest_retry_base_s, custtype=options.custtype)
         self.batcher = MicroBatcher(deliver, flush_ms=options.flush_ms, flush_events=options.flush_events,
                                     max_in_flight=options.max_in_flight_per_router,
-                                    max_buffered=options.max_buffered_per_symbol)
+                                    max_buffered=options.max_buffered_per_symbol,
+                                    max_calls_per_s=options.max_router_calls_per_s)
         self.session = UpstreamSession(settings.ws_url, self.book, self._approval, self.batcher.add, options)
         self.store = store
         self.tokens: TokenKeeper | None = None

@@ -45,6 +45,10 @@ class ConnState(str, Enum):
     STOPPED = "stopped"
 
 
+class ApprovalUnavailable(RuntimeError):
+    """/oauth2/Approval failed (the message holds the KIS code only, never a key)."""
+
+
 class _End(Exception):
     """Ends the current connection with a reason for the backoff."""
 
@@ -144,7 +148,9 @@ class UpstreamSession:
         self.connect_attempts += 1
         try:
             approval = await self._get_approval()
-        except Exception as exc:  # REST down, credentials rejected...: retry with backoff
+        except ApprovalUnavailable as exc:
+            return Reason.AUTH, str(exc)
+        except Exception as exc:  # REST down...: retry with backoff
             return Reason.FAILED, f"approval key unavailable: {type(exc).__name__}"
         try:
             async with websockets.connect(self.url, ping_interval=None, open_timeout=self.opt.open_timeout_s,
@@ -159,6 +165,8 @@ class UpstreamSession:
                 return await self._serve(ws, approval)
         except _End as end:
             return end.reason, str(end)
+        except ApprovalUnavailable as exc:  # e.g. credentials rejected while OPSP0011 asked for a new key
+            return Reason.AUTH, str(exc)
         except ConnectionClosed as exc:
             return Reason.FAILED, f"closed by server ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
         except (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError) as exc:

@@ -3,7 +3,6 @@ import asyncio
 from datetime import datetime
 from decimal import Decimal
 
-from actors.router import RouterState
 from backbone.kis.events import KST, BookLevel, OrderBook, Side, Trade
 from upstream.batcher import MicroBatcher
 from upstream.ingest_batch import TRADE_COLUMNS, batch_size, build_batch
@@ -19,21 +18,18 @@ def book(sym="005930"):
                      5, 7, 100)
 
 
-def test_batch_is_columnar_and_router_keeps_latest():
+def test_batch_is_columnar():
     b = build_batch("005930", "src", 1, [trade(price=1), book(), trade(price=2)], [10, 11, 12])
+    assert (b["symbol"], b["source"], b["seq"]) == ("005930", "src", 1)
     assert set(b["trades"]) == set(TRADE_COLUMNS) and b["trades"]["price"] == [1, 2]
     assert b["trades"]["change_rate"] == ["0.72", "0.72"] and b["trades"]["recv_ns"] == [10, 12]
-    assert b["books"]["ask_px"] == [[70100]] and batch_size(b) == 3
-    r = RouterState("005930")
-    assert r.ingest(b) == 3
-    assert r.latest()["trade"]["price"] == 2 and r.latest()["book"]["bid_sz"] == [7]
+    assert b["books"]["ask_px"] == [[70100]] and b["books"]["bid_sz"] == [[7]] and batch_size(b) == 3
+    assert "other" not in b and "polled" not in b
 
 
-def test_router_ignores_an_older_batch_that_arrives_late():
-    r = RouterState("005930")
-    r.ingest(build_batch("005930", "s", 2, [trade(price=2)], [0]))
-    r.ingest(build_batch("005930", "s", 1, [trade(price=1)], [0]))
-    assert r.latest()["trade"]["price"] == 2 and r.out_of_order == 1 and r.events == 2
+def test_polled_quotes_travel_in_their_own_section():
+    b = build_batch("005930", "src", 2, [("polled", "005930", {"price": 1, "source": "rest"})], [0])
+    assert b["polled"] == [{"price": 1, "source": "rest"}] and batch_size(b) == 1
 
 
 async def test_batcher_groups_per_symbol_and_never_sends_one_call_per_event():
