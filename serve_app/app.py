@@ -45,7 +45,7 @@ class ApiConfig:
     cache_max_entries: int = 512
     change_feed: bool = True  # LISTEN for invalidations (and install the NOTIFY triggers)
     log_file: str | None = None
-    warm_symbols: tuple[str, ...] = field(default_factory=tuple)
+    warm_symbols: tuple[str, ...] = field(default_factory=tuple)  # env API_WARM_SYMBOLS=005930,...
 
     @classmethod
     def from_settings(cls, settings=None, **overrides) -> "ApiConfig":
@@ -53,7 +53,10 @@ class ApiConfig:
 
         from backbone.settings import Settings
         settings = settings or Settings.from_env()
+        import os
+        warm = tuple(s.strip().upper() for s in os.environ.get("API_WARM_SYMBOLS", "").split(",") if s.strip())
         values = dict(
+            warm_symbols=warm,
             dsn=settings.database_url.get_secret_value() if settings.database_url else None,
             api_key=settings.api_key.get_secret_value() if settings.api_key else None,
             log_file=str(FsPath(settings.data_dir) / "logs" / "api.log"))
@@ -99,7 +102,8 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
     async def lifespan(_app: FastAPI):
         if feed is not None:
             feed.start()
-        warm = asyncio.create_task(_warm(service, config.warm_symbols, clock)) \
+        warm = asyncio.create_task(_warm(service, config.warm_symbols, clock,
+                                         lambda: feed is not None and feed.up)) \
             if config.warm_symbols else None
         try:
             yield
@@ -214,6 +218,12 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
     @app.get("/metrics", summary="Prometheus text")
     async def metrics_route() -> Response:
         await db.probe()
+        try:
+            upstream = await live.upstream_status()
+            metrics.set_upstream({"socket": upstream.get("socket", upstream),
+                                  "feeds": {"count": len(upstream.get("feeds", {}))}})
+        except UpstreamUnavailable:
+            metrics.set_upstream({})
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return app
@@ -229,8 +239,14 @@ async def _jobs_read(db: Database, query: Callable):
     return await db.run(read)
 
 
-async def _warm(service: CandleService, symbols: tuple[str, ...], clock) -> None:
-    """Fill the cache for the watchlist's default views (best effort, in the background)."""
+async def _warm(service: CandleService, symbols: tuple[str, ...], clock,
+                cache_ready: Callable[[], bool], wait_s: float = 15.0) -> None:
+    """Fill the cache for the watchlist's default views (best effort, in the background),
+    once the change feed is up (the cache is bypassed until then)."""
+    for _ in range(int(wait_s / 0.1)):
+        if cache_ready():
+            break
+        await asyncio.sleep(0.1)
     for raw in symbols:
         for interval in ("1d", "1m"):
             q = parse_candle_query(symbol=raw, interval=interval, from_=None, to=None, fill=None,

@@ -55,7 +55,7 @@ class CandleService:
         end = align_up(q.end, q.interval, cal)
         boundary = closed_boundary(now, q.step, local_midnight(now, cal))
         closed_end = max(start, min(end, boundary))
-        head = await self._closed_part(q.symbol, q.interval, start, closed_end)
+        head = await self._closed_part(q.symbol, q.interval, start, closed_end, cal.tz)
         memo_key = ("fill" if q.fill else "raw")
         fully_closed = end <= closed_end
         if fully_closed and head.entry is not None:
@@ -65,7 +65,7 @@ class CandleService:
         tail: list[Candle] = []
         if not fully_closed:
             tail = await self.db.run(lambda c: candle_reader.fetch_candles(
-                c, q.symbol, q.interval, closed_end, end))
+                c, q.symbol, q.interval, closed_end, end, cal.tz))
         if q.fill:
             filled = fill_gaps(list(head.rows), q.interval, start, closed_end, cal, head.prev_close,
                                symbol=q.symbol) if closed_end > start else []
@@ -82,7 +82,8 @@ class CandleService:
             head.entry.rendered[memo_key] = body
         return body
 
-    async def _closed_part(self, symbol: str, interval: str, start: datetime, end: datetime) -> Seeded:
+    async def _closed_part(self, symbol: str, interval: str, start: datetime, end: datetime,
+                           tz) -> Seeded:
         use_cache = self._cache_enabled() and end > start
         if use_cache:
             hit = self.cache.get(symbol, interval, start, end, self._monotonic())
@@ -92,7 +93,7 @@ class CandleService:
 
         async def read(conn: asyncpg.Connection) -> Seeded:
             prev = await candle_reader.fetch_prev_close(conn, symbol, start)
-            rows = await candle_reader.fetch_candles(conn, symbol, interval, start, end) \
+            rows = await candle_reader.fetch_candles(conn, symbol, interval, start, end, tz) \
                 if end > start else []
             return Seeded(tuple(rows), *(prev if prev is not None else (None, None)))
 

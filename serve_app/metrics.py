@@ -37,6 +37,13 @@ class ApiMetrics:
                               ["field"], registry=r)
         self._refreshers: list[Callable[[], None]] = []
 
+    def set_upstream(self, status: dict, max_fields: int = 300) -> None:
+        """Export the numeric leaves of the upstream status (registrations, reconnects, decode
+        errors, REST calls, ... whatever the socket owner reports) as api_upstream_value{field}."""
+        self.upstream.clear()
+        for name, value in list(flatten_numbers(status))[:max_fields]:
+            self.upstream.labels(name).set(value)
+
     def on_scrape(self, refresh: Callable[[], None]) -> None:
         self._refreshers.append(refresh)
 
@@ -48,3 +55,17 @@ class ApiMetrics:
         for refresh in self._refreshers:
             refresh()
         return generate_latest(self.registry)
+
+
+def flatten_numbers(data: object, prefix: str = "", depth: int = 0):
+    """(dotted.path, number) for numeric leaves of nested dicts; lists and strings are skipped."""
+    if depth > 5 or not isinstance(data, dict):
+        return
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, bool):
+            yield path, 1.0 if value else 0.0
+        elif isinstance(value, (int, float)):
+            yield path, float(value)
+        elif isinstance(value, dict):
+            yield from flatten_numbers(value, path, depth + 1)
