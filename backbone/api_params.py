@@ -8,8 +8,9 @@ Range semantics (documented in the API):
 - `from` / `to` accept ISO 8601 datetimes (an offset-less one is read in the market's time zone)
   or plain dates (`2026-11-20`, read as market-local days).
 - `from` is inclusive. A date `to` includes that whole day; a datetime `to` is exclusive.
-- Neither given: intraday intervals cover the latest session that has opened; `1d` covers the
-  year (365 days) up to and including that session.
+- Neither given: intraday intervals cover the latest session that has opened, through now when
+  now is later (rows written after it, e.g. the simulator's off-hours session, are real rows and
+  show; nothing is filled outside sessions); `1d` covers the year (365 days) up to today.
 - Only `from`: up to now. Only `to`: one default span back from `to`.
 - More buckets than `max_rows` (counted on the market calendar) -> INVALID_RANGE.
 """
@@ -185,10 +186,13 @@ def parse_candle_query(
         if session is None:
             return ParamError(INVALID_RANGE, "no session has opened yet; give from/to")
         open_, close = session
-        end = close
-        start = open_ if ivl != "1d" else _local_midnight(open_, cal.tz) - DAILY_DEFAULT_SPAN
+        # Up to now at least: rows written after the session (the simulator's off-hours session,
+        # after-hours prints) show too; they are real rows, and nothing is filled outside sessions.
         if ivl == "1d":
-            end = _local_midnight(open_, cal.tz) + timedelta(days=1)
+            start = _local_midnight(open_, cal.tz) - DAILY_DEFAULT_SPAN
+            end = _local_midnight(max(open_, now), cal.tz) + timedelta(days=1)
+        else:
+            start, end = open_, max(close, now + INTERVALS[ivl])
     elif start is None:
         start = end - span
     elif end is None:

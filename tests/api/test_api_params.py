@@ -1,5 +1,5 @@
 """Pure parsing of the candle API's parameters (backbone.api_params) on the real XKRX calendar."""
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -37,15 +37,19 @@ def test_defaults_are_the_latest_session_in_1m_with_fill():
     assert q.end == datetime(2026, 11, 20, 15, 30, tzinfo=KST)
 
 
-def test_default_on_a_weekend_is_fridays_session():
-    q = parse(now=datetime(2026, 11, 22, 3, 0, tzinfo=UTC))  # Sunday
+def test_default_on_a_weekend_runs_from_fridays_session_to_now():
+    now = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)  # Sunday noon KST
+    q = parse(now=now)
     assert q.start == datetime(2026, 11, 20, 9, 0, tzinfo=KST)
+    assert q.end == now + timedelta(minutes=1)
 
 
 def test_daily_default_is_a_year_up_to_the_latest_session():
     q = parse(interval="1d")
     assert q.end == datetime(2026, 11, 21, 0, 0, tzinfo=KST)
     assert (q.end - q.start).days == 366
+    sunday = parse(interval="1d", now=datetime(2026, 11, 22, 3, 0, tzinfo=UTC))
+    assert sunday.end == datetime(2026, 11, 23, 0, 0, tzinfo=KST)
 
 
 def test_dates_are_market_local_days_and_a_date_to_includes_its_day():

@@ -119,3 +119,19 @@ async def test_nothing_is_invented_before_the_first_known_close(pg, db):
     candles = r.json()["candles"]
     assert candles[0]["time"] == "2026-11-20T10:00:00+09:00"
     assert not any(c["is_filled"] for c in candles)
+
+
+async def test_off_hours_rows_show_by_default_and_nothing_is_filled_around_them(pg, db):
+    # The simulator runs a session on a Saturday: real rows outside the XKRX calendar.
+    await insert_rows(db, session_rows(SYM, date(2026, 11, 20)))
+    sat = [(SYM, "1m", kst(2026, 11, 21, 10, m).astimezone(timezone.utc), 70_000, 70_010, 69_990,
+            70_005, 10, 700_050, 1, "sim") for m in (0, 1, 5)]
+    await insert_rows(db, sat)
+    now = kst(2026, 11, 21, 10, 6, 10).astimezone(timezone.utc)
+    app = create_app(ApiConfig(dsn=pg.dsn), clock=lambda: now)
+    async with serve(app) as client:
+        candles = (await client.get(f"/api/candles/{SYM}")).json()["candles"]
+    assert len(candles) == 390 + 3
+    assert [c["time"] for c in candles[-3:]] == ["2026-11-21T10:00:00+09:00", "2026-11-21T10:01:00+09:00",
+                                                 "2026-11-21T10:05:00+09:00"]
+    assert not any(c["is_filled"] for c in candles)
