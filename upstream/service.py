@@ -72,20 +72,33 @@ class SocketService:
         self.polls = 0
         self.poll_errors = 0
         self.approvals = 0
+        self.persist_errors = 0
+        self.start_error: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        if self.store is None:
-            self.store = (await PgStateStore.connect(self.opt.database_dsn, self.settings.app_key_id)
-                          if self.opt.database_dsn else MemoryStateStore())
+        """Load state (retrying while the database is unreachable), then run the loops."""
+        delay = 1.0
+        while True:
+            try:
+                if self.store is None:
+                    self.store = (await PgStateStore.connect(self.opt.database_dsn, self.settings.app_key_id)
+                                  if self.opt.database_dsn else MemoryStateStore())
+                wanted = await self.store.load_wanted()
+                break
+            except Exception as exc:  # database down: keep trying, status says why
+                self.start_error = f"state store unavailable: {type(exc).__name__}"
+                log.warning("%s; retrying in %.0f s", self.start_error, delay)
+                await asyncio.sleep(delay)
+                delay = min(30.0, delay * 2)
+        self.start_error = None
         self.tokens = TokenKeeper(self.rest.issue_token, self.store, self.opt.token)
         self.rest.tokens = self.tokens
-        wanted = await self.store.load_wanted()
         self._persisted = {k: dict(v) for k, v in wanted.items()}
         self.book.restore(wanted, time.monotonic())
         self.restored = len(wanted)
         self._update_accept()
-        for coro in (self.session.run(), self.batcher.run(), self._poll_loop()):
+        for coro in (self.session.run(), self.batcher.run(), self._poll_loop(), self._persist_loop()):
             self._tasks.append(asyncio.create_task(coro))
         self._ready.set()
 
@@ -138,8 +151,18 @@ class SocketService:
             wanted = self.book.wanted()
             if wanted == self._persisted:
                 return
-            await self.store.save_wanted(wanted)
+            try:
+                await self.store.save_wanted(wanted)
+            except Exception as exc:  # database hiccup: demand still works; _persist_loop retries
+                self.persist_errors += 1
+                log.warning("could not persist the wanted set: %s", type(exc).__name__)
+                return
             self._persisted = wanted
+
+    async def _persist_loop(self) -> None:
+        while True:
+            await asyncio.sleep(5.0)
+            await self._persist()
 
     # ------------------------------------------------------------------ credentials
     async def _approval(self, force: bool) -> str:
@@ -210,5 +233,7 @@ class SocketService:
                      "approvals": self.approvals},
             "routing": self.batcher.status(),
             "restored_wanted": self.restored,
+            "persist_errors": self.persist_errors,
+            "start_error": self.start_error,
             "started_at": self.started_at,
         }

@@ -3,13 +3,9 @@ simulator per test (ephemeral ports). Each test gets its own app key, so actor n
 rows never leak between tests; detached actors are killed after every test."""
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -25,8 +21,6 @@ from backbone.subscriptions import Config as BookConfig  # noqa: E402
 from backbone.token_policy import TokenPolicy  # noqa: E402
 from upstream.options import SocketOptions  # noqa: E402
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-
 
 @pytest.fixture(scope="session")
 def ray_session():
@@ -39,20 +33,15 @@ def ray_session():
 
 @pytest.fixture(scope="session")
 def pg_dsn():
-    """A throwaway embedded Postgres with the KIS state tables (010-019) applied."""
-    from storage.embedded import EmbeddedPostgres
-    from storage.migrate import apply
+    """A throwaway embedded Postgres (storage.testing) with every migration applied, for the session."""
+    from storage.testing import create_database, start_throwaway_server, stop_throwaway_server
 
-    root = Path(tempfile.mkdtemp(prefix="kis-it-pg-"))
-    server = EmbeddedPostgres(root / "pg", fast=True).start()
-    only_ours = root / "sql"
-    only_ours.mkdir()
-    for f in SQL_DIR.glob("01[0-9]_*.sql"):
-        shutil.copy(f, only_ours / f.name)
-    asyncio.run(apply(server.dsn, only_ours))
-    yield server.dsn
-    server.stop()
-    server.destroy() if hasattr(server, "destroy") else shutil.rmtree(root, ignore_errors=True)
+    server = start_throwaway_server()
+    try:
+        _, dsn = create_database(server, migrate=True, prefix="kis")
+        yield dsn
+    finally:
+        stop_throwaway_server(server)
 
 
 def kill_detached() -> None:
