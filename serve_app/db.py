@@ -60,7 +60,8 @@ class Database:
                 try:
                     self._pool = await connect_pool(self.dsn(), min_size=0, max_size=self.pool_max,
                                                     timeout=self.connect_timeout_s,
-                                                    command_timeout=self.query_timeout_s)
+                                                    command_timeout=self.query_timeout_s,
+                                                    init=candle_reader.use_fast_numeric)
                 except CONNECTION_ERRORS as exc:
                     self.up = False
                     raise DbUnavailable(_describe(exc)) from None
