@@ -36,15 +36,30 @@ RELATIONS = {
 
 _SELECT = ("SELECT time, open, high, low, close, volume FROM {rel} "
            "WHERE symbol = $1{extra} AND time >= $2 AND time < $3 ORDER BY time")
+KRX_DAY_ZONE = "Asia/Seoul"  # the zone market_candles_1d buckets by
+# first/last/time_bucket(tz): native on TimescaleDB, emulated by sql/001 on plain PostgreSQL.
+_LOCAL_DAY_SELECT = (
+    "SELECT time_bucket('1 day', time, $4) AS time, first(open, time) AS open, max(high) AS high, "
+    "min(low) AS low, last(close, time) AS close, sum(volume)::bigint AS volume "
+    "FROM market_candles WHERE symbol = $1 AND interval = '1m' AND time >= $2 AND time < $3 "
+    "GROUP BY 1 ORDER BY 1")
 
 
 async def fetch_candles(conn: asyncpg.Connection, symbol: str, interval: str,
                         start: datetime, end: datetime, tz: tzinfo | None = None) -> list[Candle]:
     """Stored candles of `interval` with bucket start in [start, end), oldest first; times in
-    `tz` when given (the market's zone: saves the API a conversion per row later)."""
-    rel = RELATIONS[interval]  # KeyError = programming error: intervals are validated upstream
-    extra = " AND interval = '1m'" if interval == "1m" else ""
-    rows = await conn.fetch(_SELECT.format(rel=rel, extra=extra), symbol, start, end)
+    `tz` when given (the market's zone: saves the API a conversion per row later).
+
+    Daily candles of a market outside Korea (tz other than Asia/Seoul) are aggregated here from
+    1m rows by that market's local day: market_candles_1d is bucketed by KST day, which would
+    split a New York session across two candles."""
+    tz_name = getattr(tz, "key", None)
+    if interval == "1d" and tz_name not in (None, KRX_DAY_ZONE):
+        rows = await conn.fetch(_LOCAL_DAY_SELECT, symbol, start, end, tz_name)
+    else:
+        rel = RELATIONS[interval]  # KeyError = programming error: intervals are validated upstream
+        extra = " AND interval = '1m'" if interval == "1m" else ""
+        rows = await conn.fetch(_SELECT.format(rel=rel, extra=extra), symbol, start, end)
     # value/trades are not read: the API does not serve them (Candle defaults them to 0).
     return [Candle(symbol, interval, t if tz is None else t.astimezone(tz), _price(o), _price(h),
                    _price(lo), _price(c), v or 0)

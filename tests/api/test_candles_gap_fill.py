@@ -135,3 +135,22 @@ async def test_off_hours_rows_show_by_default_and_nothing_is_filled_around_them(
     assert [c["time"] for c in candles[-3:]] == ["2026-11-21T10:00:00+09:00", "2026-11-21T10:01:00+09:00",
                                                  "2026-11-21T10:05:00+09:00"]
     assert not any(c["is_filled"] for c in candles)
+
+
+async def test_us_daily_candles_follow_the_new_york_day(pg, db):
+    from zoneinfo import ZoneInfo
+    ny = ZoneInfo("America/New_York")
+    rows = []
+    for day, base in ((19, 200), (20, 210)):  # Thu/Fri sessions 09:30-16:00 ET, one row an hour
+        for i, hour in enumerate((9, 11, 13, 15)):
+            t = datetime(2026, 11, day, hour, 30 if hour == 9 else 0, tzinfo=ny).astimezone(timezone.utc)
+            px = base + i
+            rows.append(("AAPL", "1m", t, px, px + 1, px - 1, px, 100, px * 100, 1, "sim"))
+    await insert_rows(db, rows)
+    async with serve(app_for(pg)) as client:
+        r = await client.get("/api/candles/AAPL", params={"interval": "1d", "from": "2026-11-19",
+                                                          "to": "2026-11-20"})
+    assert r.status_code == 200, r.text
+    daily = r.json()["candles"]
+    assert [c["time"] for c in daily] == ["2026-11-19T00:00:00-05:00", "2026-11-20T00:00:00-05:00"]
+    assert [(c["open"], c["close"], c["volume"]) for c in daily] == [(200, 203, 400), (210, 213, 400)]
