@@ -71,6 +71,7 @@ class UpstreamSession:
         self._clock = clock
         self.backoff = Backoff(options.backoff)
         self._wake = asyncio.Event()
+        self._stop_evt = asyncio.Event()
         self._stopped = False
         self._approval: str | None = None
         self._approval_stale = False
@@ -102,6 +103,7 @@ class UpstreamSession:
 
     def stop(self) -> None:
         self._stopped = True
+        self._stop_evt.set()  # ends the current connection too
         self._wake.set()
 
     @property
@@ -183,7 +185,7 @@ class UpstreamSession:
 
     async def _serve(self, ws, approval: str) -> tuple[Reason, str]:
         tasks = [asyncio.create_task(self._reader(ws)), asyncio.create_task(self._sender(ws)),
-                 asyncio.create_task(self._pinger(ws))]
+                 asyncio.create_task(self._pinger(ws)), asyncio.create_task(self._stop_evt.wait())]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in done:
@@ -257,7 +259,7 @@ class UpstreamSession:
         self._wake.set()
 
     async def _sender(self, ws) -> None:
-        while True:
+        while not self._stopped:  # (3.11's wait_for can swallow a cancel that races with _wake)
             approval = await self._get_approval()
             plan = self.book.plan(self._clock())
             for key in plan.unsubscribe:
@@ -276,7 +278,7 @@ class UpstreamSession:
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
     async def _pinger(self, ws) -> None:
-        while True:
+        while not self._stopped:
             await asyncio.sleep(self.opt.app_ping_s)
             await ws.send(APP_PINGPONG)
             self.app_pings_sent += 1
