@@ -54,16 +54,22 @@ class StaticPrices:
 
 def quote_from_router_latest(latest: Mapping | None) -> Quote | None:
     """A Quote from a router's `latest()` answer: last trade price and its change vs the
-    previous close (KIS PRDY_VRSS), so prev_close = price - change. None when unusable."""
-    trade = (latest or {}).get("trade") if isinstance(latest, Mapping) else None
-    if not trade:
+    previous close (KIS PRDY_VRSS), so prev_close = price - change; or a flat
+    {"price", "prev_close"} answer (a cheaper latest-price call). None when unusable."""
+    if not isinstance(latest, Mapping):
         return None
     try:
-        price = float(Decimal(str(trade["price"])))
-        change = float(Decimal(str(trade.get("change", 0) or 0)))
+        if latest.get("price") is not None and latest.get("prev_close") is not None:
+            price = float(Decimal(str(latest["price"])))  # a flat {price, prev_close} answer
+            prev = float(Decimal(str(latest["prev_close"])))
+        else:
+            trade = latest.get("trade")
+            if not trade:
+                return None
+            price = float(Decimal(str(trade["price"])))
+            prev = price - float(Decimal(str(trade.get("change", 0) or 0)))
     except (KeyError, ArithmeticError, ValueError, TypeError):
         return None
-    prev = price - change
     if not (math.isfinite(price) and price > 0 and prev > 0):
         return None
     return Quote(price, prev)

@@ -70,6 +70,8 @@ async def load_closes(dsn: str, interval: str, start: datetime, end: datetime,
             f"""SELECT symbol, extract(epoch FROM time)::bigint AS epoch, close::float8 AS close
                 FROM {table} WHERE time >= $1 AND time < $2
                   AND ($3::text[] IS NULL OR symbol = ANY($3))""", start, end, symbols)
+    except asyncpg.UndefinedTableError as e:
+        raise C.CorrelationInputError(f"no {table} for interval {interval} (migrations applied?)") from e
     finally:
         await conn.close()
     return pl.DataFrame([tuple(r) for r in rows], orient="row",

@@ -96,7 +96,11 @@ async def export(dsn: str, *, interval: str, start: date, end: date, out: Path,
     conn = await asyncpg.connect(dsn, timeout=30)
     report = IntegrityReport(interval, start.isoformat(), end.isoformat())
     try:
-        universe = symbols or await _symbols(conn, table, lo, hi)
+        try:
+            universe = symbols or await _symbols(conn, table, lo, hi)
+            await conn.fetchval(f"SELECT 1 FROM {table} LIMIT 1")
+        except asyncpg.UndefinedTableError as e:
+            raise ExportError(f"no {table} for interval {interval} (migrations applied?)") from e
         progress = Progress("export symbols", len(universe), logger=log)
         files = 0
         for sym in universe:

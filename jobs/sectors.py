@@ -181,13 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--master", action="append", default=[], help="KIS kospi_code.mst / kosdaq_code.mst")
     p.add_argument("--namespace", default=None, help="Ray namespace of the routers")
     p.add_argument("--top", type=int, default=3, help="top movers per sector")
+    p.add_argument("--in-process", action="store_true",
+                   help="aggregate in the driver instead of one Ray task per sector (cheaper for "
+                        "a few thousand symbols, see bench/sectors.py)")
     add_db_args(p)
     a = p.parse_args(argv)
     setup_logging()
     groups = load_groups(a.master)
     ensure_ray()
     with database(a.dsn) as dsn:
-        cycle = SectorCycle(groups, RouterLatestPrices(a.namespace), dsn=dsn, top_n=a.top)
+        cycle = SectorCycle(groups, RouterLatestPrices(a.namespace), dsn=dsn, top_n=a.top,
+                            use_ray=not a.in_process)
 
         async def go():
             try:

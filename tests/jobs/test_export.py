@@ -87,3 +87,9 @@ def test_export_writes_partitions_schema_and_report(pg_dsn, tmp_path):
 def test_export_bad_range_exits_2(pg_dsn, tmp_path):
     assert job.main(["--dsn", pg_dsn, "--from", "2026-11-21", "--to", "2026-11-20",
                      "--out", str(tmp_path)]) == 2
+
+
+def test_export_of_a_missing_aggregate_view_is_a_usage_error(pg_dsn, tmp_path, monkeypatch):
+    monkeypatch.setitem(job.SOURCE_FOR_INTERVAL, "15m", "no_such_view")
+    assert job.main(["--dsn", pg_dsn, "--interval", "15m", "--from", "2026-11-20", "--to", "2026-11-21",
+                     "--out", str(tmp_path)]) == 2

@@ -51,6 +51,7 @@ def test_quote_from_router_latest():
     assert S.quote_from_router_latest({"trade": {"price": "x"}}) is None
     assert S.quote_from_router_latest(None) is None
     assert S.quote_from_router_latest({"trade": {"price": 100, "change": 100}}) is None
+    assert S.quote_from_router_latest({"price": "101.5", "prev_close": 100}) == S.Quote(101.5, 100.0)
 
 
 def test_next_tick_skips_missed_ticks():
