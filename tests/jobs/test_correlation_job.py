@@ -110,3 +110,46 @@ def test_cli_rejects_bad_interval_with_usage_error():
     with pytest.raises(SystemExit) as e:
         job.main(["--interval", "2m"])
     assert e.value.code == 2
+
+
+def test_daily_window_reads_the_1d_aggregate_on_krx_sessions(pg_dsn, ray_session):
+    from backbone.calendars import get_calendar
+
+    cal = get_calendar("XKRX")
+    days = [s.open for s in cal.sessions(datetime(2026, 9, 1).date(), datetime(2026, 10, 30).date())][-21:]
+    rng = np.random.default_rng(9)
+    closes = 1000 * np.cumprod(1 + 0.01 * (rng.normal(size=(21, 1)) + rng.normal(size=(21, 4))), axis=0)
+    closes = closes.round(2)
+
+    async def load():
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            await conn.execute("DELETE FROM market_candles")
+            rows = [(s, "1m", d + timedelta(minutes=m), float(closes[i, j] - 1 + m),
+                     float(closes[i, j] + 1), float(closes[i, j] - 2), float(closes[i, j] - 1 + m), 10)
+                    for i, d in enumerate(days) for j, s in enumerate(SYMS[:4]) for m in (0, 1)]
+            await conn.copy_records_to_table("market_candles", records=rows, columns=(
+                "symbol", "interval", "time", "open", "high", "low", "close", "volume"))
+        finally:
+            await conn.close()
+    asyncio.run(load())
+    res = job.run(pg_dsn, interval="1d", window=20, end=datetime(2026, 10, 31, tzinfo=timezone.utc),
+                  k=1, min_overlap=15, block=2)
+    assert res.symbols == SYMS[:4] and not res.insufficient
+    daily = closes  # the day's close is the last 1m close (= closes[i, j])
+    full, n = C.pairwise_pearson(C.simple_returns(daily), C.simple_returns(daily))
+    np.fill_diagonal(full, np.nan)
+    for i in range(4):
+        j = int(np.nanargmax(full[i]))
+        if full[i, j] > 0:
+            assert res.top.pos_idx[i, 0] == j and res.top.pos_r[i, 0] == pytest.approx(full[i, j])
+            assert res.top.pos_n[i, 0] == 20
+
+
+def test_progress_is_logged_per_block(ray_session, caplog):
+    rng = np.random.default_rng(4)
+    r = rng.normal(size=(50, 12))
+    with caplog.at_level("INFO", logger="jobs.correlation"):
+        res = job.correlate_on_ray([f"S{i}" for i in range(12)], r, k=2, min_overlap=10, block=4)
+    assert res.blocks == 6
+    assert any("correlation blocks: 6/6 done" in m for m in caplog.messages)
