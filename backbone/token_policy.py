@@ -25,11 +25,13 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class TokenPolicy:
     refresh_before_s: float = 1800.0
-    min_issue_interval_s: float = 60.0
+    # KIS allows 1/min, counted from when *it* saw the request: keep a margin for latency and skew,
+    # or an issuance at exactly +60 s can meet EGW00133 and cost another full minute.
+    min_issue_interval_s: float = 61.0
     # A token this close to expiry is not handed out at all (a call might outlive it).
     min_remaining_s: float = 5.0
     # After EGW00133 ("1 per minute") do not ask again for this long, whatever min_issue_interval_s says.
-    throttled_wait_s: float = 60.0
+    throttled_wait_s: float = 61.0
 
     def needs_refresh(self, now: float, expires_at: float | None) -> bool:
         return expires_at is None or now >= expires_at - self.refresh_before_s

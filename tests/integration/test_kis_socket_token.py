@@ -42,7 +42,7 @@ def test_token_refreshed_30_minutes_before_expiry(ray_env, make_env):
     # Lifetime 30 min + 3 s: the refresh is due 3 s after issuance.
     env = make_env(token_validity_s=1803, token_reuse_s=0.5, token_issue_interval_s=1.0)
     a = get_or_create_socket_actor(env.settings, env.options(
-        token=TokenPolicy(refresh_before_s=1800, min_issue_interval_s=1.0)))
+        token=TokenPolicy(refresh_before_s=1800, min_issue_interval_s=1.5)))
     t1 = ray.get(a.get_token.remote())
     exp1 = status(a)["token"]["expires_at"]
     t2 = wait_for(lambda: (t := ray.get(a.get_token.remote())) != t1 and t, timeout=30, interval=0.3,
@@ -77,7 +77,7 @@ def test_rest_rate_limit_is_retried(ray_env, make_env):
 def test_rejected_token_is_refreshed_and_the_call_retried_once(ray_env, make_env):
     env = make_env(token_issue_interval_s=0.5, token_reuse_s=0)
     a = get_or_create_socket_actor(env.settings, env.options(
-        token=TokenPolicy(min_issue_interval_s=0.5)))
+        token=TokenPolicy(min_issue_interval_s=1.0)))  # a margin over the server's interval
     t1 = ray.get(a.get_token.remote())
     assert env.sim.call(env.sim.sim.auth.revoke, t1)  # KIS now answers EGW00121 for it
     bars = ray.get(a.rest_minute_bars.remote("005930", "235959"))
