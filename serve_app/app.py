@@ -11,7 +11,7 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Literal
 
 import asyncpg
 from fastapi import FastAPI, Path, Query, Request
@@ -26,12 +26,18 @@ from jobs import queries as job_queries
 from .candles import CandleService
 from .db import ChangeFeed, Database
 from .errors import ApiError, UpstreamUnavailable, install_error_handlers
-from .live import CHANNELS, LiveSource, NoLiveSource, pick
+from .live import Channel, LiveSource, NoLiveSource, pick
 from .logs import configure_logging
 from .metrics import CONTENT_TYPE_LATEST, ApiMetrics
 from .middleware import RequestContextMiddleware
+from .schemas import CandlesOut, HealthOut, LiveOut, errors
 
 log = logging.getLogger("serve_app")
+# Documented (and enforced by FastAPI -> 400 with the contract's code); backbone.api_params
+# validates again, so the app behaves the same whatever the framework checks.
+SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,15}$"
+Interval = Literal["1m", "5m", "15m", "1h", "1d"]
+Fill = Literal["true", "false", "1", "0", "yes", "no", "on", "off"]
 
 
 @dataclass
@@ -118,6 +124,7 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
                   description="Candles (gap-filled), live ticker/order book, sectors, related assets, "
                               "status. Errors: {\"error\": {\"code\", \"message\", \"request_id\"}}.")
     app.state.db, app.state.cache, app.state.feed, app.state.metrics = db, cache, feed, metrics
+    _document_contract_errors_only(app)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, api_key=config.api_key)
 
@@ -146,20 +153,23 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
             "inclusive; a date `to` includes that day, a datetime `to` is exclusive; default: the "
             "latest session, for 1d the last year); fill=true fills in-session gaps at the previous close.")
 
-    @app.get("/api/candles/{symbol}", summary="Candles of a symbol", description=desc)
-    async def candles_by_path(symbol: str = Path(..., max_length=64),
-                              interval: str | None = Query(None, max_length=16),
+    candle_docs = dict(description=desc, response_model=None,
+                       responses={200: {"model": CandlesOut}, **errors(400, 401, 404, 500, 503)})
+
+    @app.get("/api/candles/{symbol}", summary="Candles of a symbol", **candle_docs)
+    async def candles_by_path(symbol: str = Path(..., max_length=64, pattern=SYMBOL_PATTERN),
+                              interval: Interval | None = Query(None),
                               from_: str | None = Query(None, alias="from", max_length=64),
                               to: str | None = Query(None, max_length=64),
-                              fill: str | None = Query(None, max_length=8)) -> Response:
+                              fill: Fill | None = Query(None)) -> Response:
         return await candles(symbol, interval, from_, to, fill)
 
-    @app.get("/api/candles", summary="Candles of a symbol (symbol as a query parameter)", description=desc)
-    async def candles_by_query(symbol: str | None = Query(None, max_length=64),
-                               interval: str | None = Query(None, max_length=16),
+    @app.get("/api/candles", summary="Candles of a symbol (symbol as a query parameter)", **candle_docs)
+    async def candles_by_query(symbol: str | None = Query(None, max_length=64, pattern=SYMBOL_PATTERN),
+                               interval: Interval | None = Query(None),
                                from_: str | None = Query(None, alias="from", max_length=64),
                                to: str | None = Query(None, max_length=64),
-                               fill: str | None = Query(None, max_length=8)) -> Response:
+                               fill: Fill | None = Query(None)) -> Response:
         return await candles(symbol, interval, from_, to, fill)
 
     def valid_symbol(raw: str) -> str:
@@ -168,28 +178,32 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
             raise ApiError(sym.code, sym.message)
         return sym
 
-    @app.get("/api/ticker/{symbol}", summary="Latest trade (live) or current price (REST)")
-    async def ticker(symbol: str = Path(..., max_length=64),
-                     channel: str = Query("auto", max_length=16,
-                                          description="|".join(CHANNELS))) -> JSONResponse:
+    live_docs = dict(response_model=None, responses={200: {"model": LiveOut}, **errors(400, 401, 404, 500, 503)})
+
+    @app.get("/api/ticker/{symbol}", summary="Latest trade (live) or current price (REST)", **live_docs)
+    async def ticker(symbol: str = Path(..., max_length=64, pattern=SYMBOL_PATTERN),
+                     channel: Channel = Query("auto")) -> JSONResponse:
         return JSONResponse(jsonable_encoder(await pick("ticker", live, valid_symbol(symbol), channel)))
 
-    @app.get("/api/orderbook/{symbol}", summary="Order book (live) or REST order book")
-    async def orderbook(symbol: str = Path(..., max_length=64),
-                        channel: str = Query("auto", max_length=16,
-                                             description="|".join(CHANNELS))) -> JSONResponse:
+    @app.get("/api/orderbook/{symbol}", summary="Order book (live) or REST order book", **live_docs)
+    async def orderbook(symbol: str = Path(..., max_length=64, pattern=SYMBOL_PATTERN),
+                        channel: Channel = Query("auto")) -> JSONResponse:
         return JSONResponse(jsonable_encoder(await pick("orderbook", live, valid_symbol(symbol), channel)))
 
-    @app.get("/api/market/sectors", summary="Latest sector aggregation (written by jobs.sectors)")
+    jobs_docs = dict(response_model=None, responses=errors(400, 401, 404, 500, 503))
+
+    @app.get("/api/market/sectors", summary="Latest sector aggregation (written by jobs.sectors)",
+             **jobs_docs)
     async def sectors() -> JSONResponse:
         data = await _jobs_read(db, job_queries.latest_sectors)
         if data is None:
             raise ApiError("NO_DATA_FOUND", "no sector aggregation yet (jobs.sectors has not run)")
         return JSONResponse(jsonable_encoder(data))
 
-    @app.get("/api/related/{symbol}", summary="Related assets (written by jobs.correlation / news)")
-    async def related(symbol: str = Path(..., max_length=64),
-                      reason: str | None = Query(None, max_length=16, description="correlation|news"),
+    @app.get("/api/related/{symbol}", summary="Related assets (written by jobs.correlation / news)",
+             **jobs_docs)
+    async def related(symbol: str = Path(..., max_length=64, pattern=SYMBOL_PATTERN),
+                      reason: Literal["correlation", "news"] | None = Query(None),
                       limit: int = Query(10, ge=1, le=100)) -> JSONResponse:
         sym = valid_symbol(symbol)
         if reason not in (None, "correlation", "news"):
@@ -199,7 +213,8 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
             raise ApiError("NO_DATA_FOUND", f"no related assets for {sym} yet (jobs.correlation)")
         return JSONResponse(jsonable_encoder(data))
 
-    @app.get("/api/status", summary="Upstream state, registration budget, feed health; API state")
+    @app.get("/api/status", summary="Upstream state, registration budget, feed health; API state",
+             response_model=None, responses=errors(401, 500))
     async def status() -> JSONResponse:
         try:
             upstream = await live.upstream_status()
@@ -211,11 +226,13 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
             "api": {"db_up": db.up, "change_feed_up": bool(feed and feed.up),
                     "cache": cache.stats(), "time": clock().isoformat()}}))
 
-    @app.get("/healthz", summary="Liveness (no API key needed)")
+    @app.get("/healthz", summary="Liveness (no API key needed)", response_model=None,
+             responses={200: {"model": HealthOut}})
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "db_up": db.up})
 
-    @app.get("/metrics", summary="Prometheus text")
+    @app.get("/metrics", summary="Prometheus text", response_model=None,
+             responses={200: {"content": {"text/plain": {}}}, **errors(401, 500)})
     async def metrics_route() -> Response:
         await db.probe()
         try:
@@ -227,6 +244,24 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _document_contract_errors_only(app: FastAPI) -> None:
+    """FastAPI documents a 422 for every route with parameters; this app answers 400 with the
+    contract's codes instead, so the 422 entries are removed from the OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+    app.openapi = openapi
 
 
 async def _jobs_read(db: Database, query: Callable):
