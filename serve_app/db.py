@@ -68,17 +68,20 @@ class Database:
             return self._pool
 
     async def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run `work(conn)` on a pooled connection; a lost connection is retried once."""
+        """Run `work(conn)` on a pooled connection; a lost connection is retried once.
+
+        Waiting for a free pooled connection has no timeout of its own (under load requests
+        queue, they are not "DB down"); opening a connection and each query do have one."""
         for attempt in (1, 2):
             pool = await self._get_pool()
             try:
-                async with pool.acquire(timeout=self.connect_timeout_s) as conn:
+                async with pool.acquire() as conn:
                     result = await work(conn)
                 self.up = True
                 return result
             except CONNECTION_ERRORS as exc:
                 self.up = False
-                if attempt == 2:
+                if attempt == 2 or isinstance(exc, asyncio.TimeoutError):
                     raise DbUnavailable(_describe(exc)) from None
                 await pool.expire_connections()  # the others are likely dead too after a restart
         raise AssertionError("unreachable")
