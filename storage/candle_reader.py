@@ -153,8 +153,9 @@ END $fn$;
 
 
 async def install_change_feed(conn: asyncpg.Connection) -> bool:
-    """Install the NOTIFY triggers on market_candles. False when the table refuses them
-    (a TimescaleDB hypertable): writers must then call `notify_changed` themselves."""
+    """Install the NOTIFY triggers on market_candles. False when the table refuses them (a
+    TimescaleDB hypertable) or the role may not create them: writers must then call
+    `notify_changed` themselves (the cache TTL bounds staleness meanwhile)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _FEED_LOCK)
         try:
@@ -165,7 +166,8 @@ async def install_change_feed(conn: asyncpg.Connection) -> bool:
             if await conn.fetchval("SELECT to_regclass('_cagg_materialization_log') IS NOT NULL"):
                 for ddl in _MATERIALIZATION_FEED:
                     await conn.execute(ddl)
-        except (asyncpg.FeatureNotSupportedError, asyncpg.ObjectNotInPrerequisiteStateError):
+        except (asyncpg.FeatureNotSupportedError, asyncpg.ObjectNotInPrerequisiteStateError,
+                asyncpg.InsufficientPrivilegeError):
             return False
     return True
 
