@@ -38,7 +38,7 @@ class TestDatabase:
         testing.stop_throwaway_server(self.server)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def pg():
     database = TestDatabase()
     try:
@@ -47,7 +47,7 @@ def pg():
         database.destroy()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_session():
     """One local Ray for the tests that need it (Serve, live actors); auth off for local tests."""
     import os
