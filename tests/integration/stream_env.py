@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 
@@ -16,11 +17,20 @@ from actors.kis_socket import get_or_create_socket_actor
 class GatewayServer:
     """uvicorn serving `app` on 127.0.0.1:<ephemeral> in its own thread and event loop."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, sndbuf: int | None = None) -> None:
         self.app = app
+        # Accepted sockets inherit SO_SNDBUF from the listening socket: a small one makes a client
+        # that stops reading push back on the gateway within KBs instead of MBs of kernel buffer.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if sndbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        self.sock.bind(("127.0.0.1", 0))
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                                    lifespan="off", ws_max_size=1 << 20))
-        self.thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
+                                                    lifespan="off", ws_max_size=1 << 20,
+                                                    ws_ping_interval=None))  # a stuck test client stays
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, name="gateway",
+                                       daemon=True)
         self.port = 0
 
     def start(self, timeout: float = 20.0) -> "GatewayServer":
@@ -30,7 +40,7 @@ class GatewayServer:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("gateway did not start")
             time.sleep(0.02)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.port = self.sock.getsockname()[1]
         return self
 
     @property
@@ -50,11 +60,12 @@ class GatewayServer:
         self.thread.join(10)
 
 
-def start_stack(env, **opts):
-    """Socket actor for the env's simulator + a gateway app bound to it. Returns (actor, gateway)."""
+def start_stack(env, gateway: dict | None = None, sndbuf: int | None = None, **opts):
+    """Socket actor for the env's simulator + a gateway app bound to it. Returns (actor, gateway).
+    `gateway`: keyword arguments of serve_app.stream.install_stream (queue bounds, api_key...)."""
     from serve_app.stream import create_stream_app
     actor = get_or_create_socket_actor(env.settings, env.options(**opts))
-    gw = GatewayServer(create_stream_app(env.settings)).start()
+    gw = GatewayServer(create_stream_app(env.settings, **(gateway or {})), sndbuf).start()
     return actor, gw
 
 
