@@ -43,6 +43,7 @@ class MicroBatcher:
         self._in_flight: Counter[str] = Counter()
         self._tasks: set[asyncio.Task] = set()
         self._kick = asyncio.Event()
+        self._last_calls = 0  # calls made by the last flush
         self._stopped = False
         self.events_in = 0
         self.events_out = 0
@@ -81,9 +82,8 @@ class MicroBatcher:
         self.add([("polled", symbol, quote)], time.time_ns())
 
     def interval(self) -> float:
-        """Seconds between flushes: `flush_ms`, stretched when many symbols are busy."""
-        busy = sum(1 for b in self._buf.values() if b)
-        return max(self.flush_s, busy / self.max_calls_per_s)
+        """Seconds between flushes: `flush_ms`, stretched when the last flush needed many calls."""
+        return max(self.flush_s, self._last_calls / self.max_calls_per_s)
 
     async def run(self) -> None:
         while not self._stopped:
@@ -93,9 +93,11 @@ class MicroBatcher:
             self.flush()
 
     def flush(self) -> None:
+        calls = 0
         for sym in [s for s, b in self._buf.items() if b]:
             if self._in_flight[sym] >= self.max_in_flight:
                 continue
+            calls += 1
             events, recv = self._buf[sym], self._recv[sym]
             self._buf[sym], self._recv[sym] = [], []
             self._seq[sym] += 1
@@ -104,6 +106,7 @@ class MicroBatcher:
             t = asyncio.create_task(self._send(sym, batch, len(events)))
             self._tasks.add(t)
             t.add_done_callback(self._tasks.discard)
+        self._last_calls = calls
 
     async def _send(self, sym: str, batch: dict, n: int) -> None:
         try:

@@ -78,3 +78,17 @@ async def test_batcher_drops_oldest_beyond_the_cap_and_skips_unwanted_symbols():
     m.accept = {"005930"}
     m.add([trade() for _ in range(25)] + [trade("999999")], 0)
     assert m.dropped == 15 and m.unrouted == 1 and m.status()["buffered"] == 10
+
+
+async def test_many_busy_symbols_stretch_the_flush_interval():
+    async def deliver(sym, batch):
+        pass
+
+    m = MicroBatcher(deliver, flush_ms=5, flush_events=10**6, max_calls_per_s=100)
+    for i in range(40):
+        m.add([trade(f"{i:06d}")], 0)
+    m.flush()
+    assert m.interval() == 0.4  # 40 calls at 100 calls/s
+    m.flush()  # nothing buffered: back to flush_ms next time
+    assert m.interval() == 0.005
+    await asyncio.sleep(0)
