@@ -70,9 +70,11 @@ async def detect_backend(conn: asyncpg.Connection) -> str:
     return "timescale" if has_ts else "postgres"
 
 
-async def apply_on(conn: asyncpg.Connection, directory: Path = SQL_DIR) -> list[int]:
-    """Apply pending migrations on an open connection; returns the versions applied now."""
-    migrations = discover(directory)
+async def apply_on(conn: asyncpg.Connection, directory: Path = SQL_DIR,
+                   versions: range | None = None) -> list[int]:
+    """Apply pending migrations on an open connection; returns the versions applied now.
+    `versions` restricts the run to a range (tests of one part of the schema)."""
+    migrations = [m for m in discover(directory) if versions is None or m.version in versions]
     await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
     try:
         await conn.execute("""
@@ -102,10 +104,10 @@ async def apply_on(conn: asyncpg.Connection, directory: Path = SQL_DIR) -> list[
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
 
 
-async def apply(dsn: str, directory: Path = SQL_DIR) -> list[int]:
+async def apply(dsn: str, directory: Path = SQL_DIR, versions: range | None = None) -> list[int]:
     conn = await asyncpg.connect(dsn, timeout=30)
     try:
-        return await apply_on(conn, directory)
+        return await apply_on(conn, directory, versions)
     finally:
         await conn.close()
 
