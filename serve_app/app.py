@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path as FsPath
 from typing import Callable, Literal
 
 import asyncpg
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import FastAPI, Path, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from backbone.api_params import DEFAULT_MAX_ROWS, ParamError, parse_candle_query, parse_symbol
 from backbone.calendars import InvalidSymbolError, MarketCalendar, calendar_for
 from backbone.candle_cache import CandleCache
+from backbone.settings import Settings
 from jobs import queries as job_queries
 
 from .candles import CandleService
@@ -55,11 +58,7 @@ class ApiConfig:
 
     @classmethod
     def from_settings(cls, settings=None, **overrides) -> "ApiConfig":
-        from pathlib import Path as FsPath
-
-        from backbone.settings import Settings
         settings = settings or Settings.from_env()
-        import os
         warm = tuple(s.strip().upper() for s in os.environ.get("API_WARM_SYMBOLS", "").split(",") if s.strip())
         values = dict(
             warm_symbols=warm,
@@ -75,12 +74,18 @@ class ApiConfig:
 
 
 def _dsn_provider(config: ApiConfig) -> Callable[[], str]:
+    """The DSN, resolved once on first use: DATABASE_URL, else the embedded cluster under the
+    data dir (adopted when running, as `make run` starts it first). Once resolved it is reused,
+    so reconnect loops never start a database themselves."""
+    resolved: list[str] = []
+
     def provide() -> str:
         if config.dsn:
             return config.dsn
-        from storage.db import resolve_dsn
-        dsn, _server = resolve_dsn()  # adopts the running embedded cluster (make run starts it)
-        return dsn
+        if not resolved:
+            from storage.db import resolve_dsn
+            resolved.append(resolve_dsn()[0])
+        return resolved[0]
     return provide
 
 

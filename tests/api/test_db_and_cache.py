@@ -3,7 +3,6 @@ secrets in any response or log line."""
 import logging
 from datetime import date, datetime, timezone
 
-import asyncpg
 import pytest
 
 from serve_app.app import ApiConfig, create_app
