@@ -210,7 +210,7 @@ def main() -> None:
     ap.add_argument("--rates", default="500,2000,4000")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--flush-ms", type=float, default=5.0)
-    ap.add_argument("--max-calls", type=float, default=1000.0, help="router calls/s budget of the owner")
+    ap.add_argument("--max-calls", type=float, default=300.0, help="router calls/s budget of the owner")
     args = ap.parse_args()
     rates = [float(x) for x in args.rates.split(",")]
     codes = [s if isinstance(s, str) else s.code for s in list(universe.SYMBOLS)[:20]]

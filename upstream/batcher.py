@@ -29,7 +29,7 @@ Deliver = Callable[[str, dict], Awaitable[None]]
 
 class MicroBatcher:
     def __init__(self, deliver: Deliver, *, flush_ms: float = 5.0, flush_events: int = 256,
-                 max_in_flight: int = 2, max_buffered: int = 50_000, max_calls_per_s: float = 1000.0) -> None:
+                 max_in_flight: int = 2, max_buffered: int = 50_000, max_calls_per_s: float = 300.0) -> None:
         self._deliver = deliver
         self.flush_s = flush_ms / 1000.0
         self.flush_events = flush_events
