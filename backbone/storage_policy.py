@@ -3,6 +3,7 @@ spill (de)serialisation, missing-minute computation and REST repair planning."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Iterable, Sequence
 
 from .models import Candle
@@ -25,6 +26,13 @@ def dedupe_keep_last(candles: Iterable[Candle]) -> list[Candle]:
     return list(latest.values())
 
 
+def _num(x):
+    """Spilled numbers: ints stay ints; Decimals were written as strings."""
+    if isinstance(x, (int, float)):
+        return x
+    return Decimal(str(x))
+
+
 def candle_to_json(c: Candle) -> dict:
     return {"symbol": c.symbol, "interval": c.interval, "time": c.time.isoformat(), "open": c.open,
             "high": c.high, "low": c.low, "close": c.close, "volume": c.volume, "value": c.value,
@@ -41,10 +49,10 @@ def candle_from_json(d: dict) -> Candle:
         if t.tzinfo is None:
             raise BadSpillRecord("naive time in spill record")
         return Candle(symbol=str(d["symbol"]), interval=str(d["interval"]), time=t,
-                      open=d["open"], high=d["high"], low=d["low"], close=d["close"],
-                      volume=int(d["volume"]), value=d.get("value", 0), trades=int(d.get("trades", 0)),
+                      open=_num(d["open"]), high=_num(d["high"]), low=_num(d["low"]),
+                      close=_num(d["close"]), volume=int(d["volume"]), value=_num(d.get("value", 0)), trades=int(d.get("trades", 0)),
                       source=str(d.get("source", "live")))
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, ArithmeticError) as e:
         if isinstance(e, BadSpillRecord):
             raise
         raise BadSpillRecord(f"bad spill record: {type(e).__name__}: {e}") from e

@@ -1,8 +1,8 @@
 """Read queries for the candle API, and the change feed that keeps the API's cache honest.
 
 Reads: `fetch_candles` (rows of one interval in [start, end)) and `fetch_prev_close` (the last
-1m close before `start`, which seeds gap filling). Both take an asyncpg connection; prices come
-back as Decimal (numeric) and are handed over unchanged.
+1m close before `start`, which seeds gap filling). Both take an asyncpg connection; numeric
+prices become int when integral (KRX won), else stay Decimal (overseas).
 
 Change feed (cross-process cache invalidation): a statement-level trigger on `market_candles`
 sends one `NOTIFY candles_changed` per statement and symbol with the touched time range, on
@@ -69,15 +69,16 @@ async def fetch_candles(conn: asyncpg.Connection, symbol: str, interval: str,
 def _price(v: Decimal | int) -> Decimal | int:
     """numeric -> int when integral (KRX won prices, the Candle model's type), else Decimal.
     Connections set up with `use_fast_numeric` already deliver ints."""
-    if v.__class__ is Decimal and v == v.to_integral_value():
+    if v.__class__ is Decimal and v.is_finite() and v == v.to_integral_value():
         return int(v)
     return v
 
 
 def _decode_numeric(text: str) -> int | Decimal:
-    if "." in text or "e" in text or "N" in text:  # fractions, exponents, NaN / Infinity
-        return _price(Decimal(text))
-    return int(text)
+    digits = text[1:] if text[:1] == "-" else text
+    if digits.isdigit():
+        return int(text)
+    return _price(Decimal(text))  # fractions (trailing zeros too), NaN, Infinity
 
 
 async def use_fast_numeric(conn: asyncpg.Connection) -> None:
