@@ -47,7 +47,7 @@ def alert_text(alert: Mapping[str, Any]) -> str:
     prints = f"{alert.get('count', 1)} print{'s' if alert.get('count', 1) != 1 else ''}"
     return (f"Whale {side} {alert.get('symbol')}: {int(alert.get('total_size', 0)):,} shares, "
             f"{int(alert.get('notional', 0)):,} KRW ({prints}, vwap {alert.get('vwap')}, {reasons}) "
-            f"at {alert.get('first_time')}")
+            f"at {alert.get('first_time')} [alert {alert.get('alert_id')}]")
 
 
 def payload_for(kind: Kind, alert: Mapping[str, Any]) -> dict[str, Any]:

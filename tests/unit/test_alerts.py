@@ -67,3 +67,22 @@ def test_hold_reason():
     assert "reconnecting" in hold_reason("reconnecting")
     assert "stale" in hold_reason("stale")
     assert hold_reason(None)
+
+
+def test_whale_channel_poll_contract():
+    import json
+
+    from backbone.whale_channel import WhaleChannel
+    ch = WhaleChannel(max_events=3)
+    ch.seed([{"alert_id": "old"}])
+    for i in range(5):
+        ch.append({"alert_id": f"a{i}"})
+    r = ch.poll(3, ch.epoch)
+    assert [json.loads(t)["data"]["alert_id"] for _, _, t in r["events"]] == ["a3", "a4"]
+    assert json.loads(r["events"][0][2])["channel"] == "whale"
+    old = ch.poll(0, ch.epoch)
+    assert old["recovered"] is False
+    snap = json.loads(old["snapshot"][1])
+    assert snap["seq"] == 5 and snap["data"]["recent"][0]["alert_id"] == "old"
+    assert ch.poll(3, "other")["recovered"] is False
+    assert ch.poll(None)["snapshot"][0] == 5
