@@ -4,7 +4,8 @@ In a conftest.py:  `pytest_plugins = ["storage.testing"]`, then use the fixtures
   - `pg_server`  (session): an EmbeddedPostgres in a temp dir (fsync off), stopped and deleted at exit
   - `pg_dsn`     (module): DSN of a fresh, migrated database, dropped after the module
   - `pg_dsn_empty` (module): same, without migrations
-Or call `create_database(server)` / `drop_database(server, name)` directly. With
+Or call `create_database(server)` (or `await create_database_async(server)`) /
+`drop_database(server, name)` directly. With
 TEST_DATABASE_URL set (an admin DSN to a real server, e.g. TimescaleDB), databases are created
 there instead of in an embedded cluster.
 """
@@ -48,21 +49,22 @@ def stop_throwaway_server(server: EmbeddedPostgres) -> None:
     shutil.rmtree(getattr(server, "_tmp_root", server.data_dir), ignore_errors=True)
 
 
-def create_database(server, *, migrate: bool = True, prefix: str = "t") -> tuple[str, str]:
+async def create_database_async(server, *, migrate: bool = True, prefix: str = "t") -> tuple[str, str]:
     """(name, dsn) of a new empty database on `server`, migrated unless `migrate=False`."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-
-    async def run() -> None:
-        conn = await asyncpg.connect(server.dsn, timeout=30)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        if migrate:
-            await apply(server.dsn_for(name))
-
-    asyncio.run(run())
+    conn = await asyncpg.connect(server.dsn, timeout=30)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    if migrate:
+        await apply(server.dsn_for(name))
     return name, server.dsn_for(name)
+
+
+def create_database(server, *, migrate: bool = True, prefix: str = "t") -> tuple[str, str]:
+    """Synchronous `create_database_async` (fixtures, scripts without a running loop)."""
+    return asyncio.run(create_database_async(server, migrate=migrate, prefix=prefix))
 
 
 def drop_database(server, name: str) -> None:
