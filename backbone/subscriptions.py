@@ -262,6 +262,15 @@ class SubscriptionBook:
             elif s is not None and s.state is SlotState.UNSUBSCRIBING:
                 s.state = SlotState.REQUEUE_UNSUB  # resend the unsubscribe on the next plan
 
+    def refuse(self, key: Key, now: float) -> None:
+        """The server rejected the pair for good (invalid tr_id/tr_key, parsing error): free its slot
+        and do not ask again for `refused_s` (never a subscribe/error loop against KIS)."""
+        self.counters["errors"] += 1
+        s = self._slots.get(key)
+        if s is not None and s.state in (SlotState.SUBSCRIBING, SlotState.QUEUED):
+            del self._slots[key]
+        self._server_refused[key] = now + self.config.refused_s
+
     def in_flight_subscribe(self) -> list[Key]:
         """Pairs whose subscribe awaits a reply (to attribute replies that carry no tr_key)."""
         return [k for k, s in self._slots.items() if s.state is SlotState.SUBSCRIBING]

@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
 from typing import Iterable
 
+from backbone.kis.layouts import LAYOUTS
 from backbone.kis.rest import RestError
 from backbone.ratelimit import TokenBucket
 from backbone.settings import Settings
@@ -27,17 +29,29 @@ log = logging.getLogger(__name__)
 TRADE_TR = "H0STCNT0"
 
 
+class InvalidSubscription(ValueError):
+    """A requested (tr_id, tr_key) KIS would reject anyway (unknown TR, malformed key)."""
+
+
+_TR_KEY = re.compile(r"^[A-Za-z0-9_.]{1,16}$")
+
+
 def parse_subscriptions(subs: Iterable) -> list[tuple[str, str]]:
-    """Accept ("H0STCNT0", "005930") pairs or "H0STCNT0:005930" strings."""
+    """Accept ("H0STCNT0", "005930") pairs or "H0STCNT0:005930" strings; reject what KIS would refuse
+    (so a typo never turns into a subscribe/error loop against KIS)."""
     out = []
     for s in subs:
         if isinstance(s, str):
             tr_id, _, tr_key = s.partition(":")
+        elif isinstance(s, (tuple, list)) and len(s) == 2:
+            tr_id, tr_key = str(s[0]), str(s[1])
         else:
-            tr_id, tr_key = s
-        if not tr_id or not tr_key:
-            raise ValueError(f"subscription must be (tr_id, tr_key), got {s!r}")
-        out.append((str(tr_id), str(tr_key)))
+            raise InvalidSubscription(f"subscription must be (tr_id, tr_key) or 'tr_id:tr_key', got {s!r:.40}")
+        if tr_id not in LAYOUTS:
+            raise InvalidSubscription(f"unknown tr_id {tr_id!r:.20}")
+        if not _TR_KEY.match(tr_key):
+            raise InvalidSubscription(f"invalid tr_key {tr_key!r:.20}")
+        out.append((tr_id, tr_key))
     return out
 
 

@@ -58,6 +58,9 @@ class _End(Exception):
 
 
 EventSink = Callable[[list, int], None]  # (events, receive time ns)
+# Replies that will not change on a retry: invalid tr_id / tr_key and JSON parsing errors.
+PERMANENT_CODES = frozenset({"OPSP8991", "OPSP8992", "OPSP8993", "OPSP9990", "OPSP9991", "OPSP9992",
+                             "OPSP9997", "OPSP9998", "OPSP9999", "OPSP8997", "OPSP8998"})
 
 
 class UpstreamSession:
@@ -250,7 +253,9 @@ class UpstreamSession:
         if r.kind is ReplyKind.SUBSCRIBED and r.aes is not None:
             self._keys[r.tr_id] = r.aes
         key = (r.tr_id, r.tr_key)
-        if r.tr_key or key in set(self.book.in_flight_subscribe()):
+        if r.kind is ReplyKind.OTHER and r.msg_cd in PERMANENT_CODES and key in set(self.book.in_flight_subscribe()):
+            self.book.refuse(key, now)
+        elif r.tr_key or key in set(self.book.in_flight_subscribe()):
             self.book.on_reply(key, r.kind, now)
         elif r.kind not in (ReplyKind.SUBSCRIBED, ReplyKind.UNSUBSCRIBED):
             # An error reply without tr_key: apply it to every subscribe still waiting for an answer.

@@ -130,3 +130,15 @@ def test_already_in_use_backs_off_longer(ray_env, make_env):
     assert conn["state"] in ("reconnecting", "connecting")
     wait_for(lambda: all_live(a, env, 2), timeout=30, what="back after the pause")
     assert status(a)["connection"]["connect_attempts"] == 2
+
+
+def test_permanent_error_reply_refuses_without_a_retry_loop(ray_env, make_env):
+    env = make_env()
+    a = started(env, subs=SUBS[:1])
+    env.fault("force_reply", "OPSP8991")  # invalid tr_id: retrying cannot help
+    ray.get(a.acquire.remote("gw", [(B, "000660")], 1))
+    wait_for(lambda: ray.get(a.view.remote("gw"))[f"{B}:000660"]["state"] == "refused", what="refused")
+    sent = status(a)["registrations"]["counters"]["subscribe_sent"]
+    time.sleep(1.0)  # retry_s is 0.3 s in these tests: a loop would have sent again by now
+    assert status(a)["registrations"]["counters"]["subscribe_sent"] == sent
+    assert env.stats()["connections"]["total"] == 1

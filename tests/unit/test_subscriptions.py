@@ -159,3 +159,13 @@ def test_snapshot_lists_requesters_and_states():
     b.acquire("a", [(T, "1")], 3, 0)
     rows = b.snapshot(0)
     assert rows[0]["requesters"] == ["a"] and rows[0]["state"] == "pending" and rows[0]["priority"] == 3
+
+
+def test_permanent_rejection_frees_the_slot_and_is_not_retried_for_a_while():
+    b = book(refused_s=30)
+    b.acquire("a", [(B, "1")], 0, 0)
+    b.plan(0)
+    b.refuse((B, "1"), 0)
+    assert b.used == 0 and b.availability((B, "1"), 1) is Availability.REFUSED
+    assert not b.plan(29)
+    assert b.plan(30).subscribe == ((B, "1"),)
