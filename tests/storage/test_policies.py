@@ -1,6 +1,5 @@
-"""Policies on plain PostgreSQL: the scheduled refresh (bottom-up) and retention, tested directly;
-and the Ray scheduler actor on a real Ray."""
-import os
+"""Policies on plain PostgreSQL: the scheduled refresh (bottom-up) and retention, tested directly
+(the Ray actor that runs them: test_actors.py)."""
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
@@ -49,45 +48,3 @@ async def test_retention_removes_old_raw_rows_only(conn):
     await conn.execute("CALL refresh_continuous_aggregate('market_candles_5m', NULL, NULL)")
     assert await conn.fetchval("SELECT count(*) FROM market_candles_5m WHERE symbol = 'OLD001'") == before_5m
     await set_raw_retention(conn, 90)
-
-
-def test_scheduler_actor_refreshes_on_a_real_ray(pg_dsn):
-    import asyncio
-
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    import ray
-
-    from actors.aggregate_scheduler import AggregateScheduler
-
-    async def setup():
-        c = await asyncpg.connect(pg_dsn)
-        try:
-            await c.execute("TRUNCATE market_candles")
-            await upsert_candles(c, base_rows(start=START + timedelta(days=3), minutes=30))
-        finally:
-            await c.close()
-
-    asyncio.run(setup())
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        actor = AggregateScheduler.remote(pg_dsn, autostart=False)
-        now = (START + timedelta(days=3, minutes=31)).isoformat()
-        result = ray.get(actor.run_once.remote(now, True), timeout=120)
-        assert "market_candles_5m" in result["refreshed"] and not result["errors"]
-        assert ray.get(actor.stats.remote(), timeout=30)["runs"] == 1
-
-        async def count():
-            c = await asyncpg.connect(pg_dsn)
-            try:
-                return await c.fetchval("SELECT count(*) FROM _mat_market_candles_5m WHERE time >= $1",
-                                        START + timedelta(days=3))
-            finally:
-                await c.close()
-        assert asyncio.run(count()) == 3 * 6  # 3 symbols x 6 complete 5m buckets
-        ray.kill(actor)
-    finally:
-        if started:
-            ray.shutdown()
