@@ -248,6 +248,8 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
             metrics.set_upstream({})
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    from .stream import install_stream  # WebSocket /ws gateway + /streams page (live-streams issue)
+    install_stream(app, api_key=config.api_key)
     return app
 
 

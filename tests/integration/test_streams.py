@@ -108,3 +108,33 @@ async def test_resume_exact_replay_and_too_old(ray_env, make_env):
         await c2.close()
     finally:
         gw.stop()
+
+
+def test_api_key_close_4401_and_errors_without_ray():
+    import pytest
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from serve_app.stream import create_stream_app
+    app = create_stream_app(None, api_key="s3cret")
+    with TestClient(app) as tc:
+        for path, headers in (("/ws", {}), ("/ws?api_key=wrong", {}), ("/ws", {"x-api-key": "nope"})):
+            with tc.websocket_connect(path, headers=headers) as ws:
+                with pytest.raises(WebSocketDisconnect) as exc:
+                    ws.receive_text()
+                assert exc.value.code == 4401
+        for path, headers in (("/ws?api_key=s3cret", {}), ("/ws", {"x-api-key": "s3cret"})):
+            with tc.websocket_connect(path, headers=headers) as ws:
+                ws.send_text('{"op":"subscribe","channels":["nope"]}')
+                assert ws.receive_json()["data"]["code"] == "BAD_CHANNEL"
+                ws.send_bytes(b"\xff")
+                assert ws.receive_json()["data"]["code"] == "BAD_JSON"
+                ws.send_text('{"op":"resume","channel":"trade:005930","epoch":"e","from_seq":-5}')
+                assert ws.receive_json()["data"]["code"] == "BAD_RESUME"
+
+
+def test_api_app_mounts_ws_and_streams_page():
+    from serve_app.app import ApiConfig, create_app
+    app = create_app(ApiConfig(dsn="postgresql://unused@127.0.0.1:1/x", change_feed=False))
+    paths = {getattr(r, "path", None) for r in app.routes}
+    assert {"/ws", "/streams", "/api/status"} <= paths
