@@ -9,7 +9,8 @@ A thin async shell around two pure parts:
 `poll(kind, after_seq, max_wait)`: a long-poll that returns as soon as there is something after
 `after_seq` (or a snapshot), or empty after `max_wait` seconds. One call carries many events.
 A housekeeping task closes minutes, ends whale bursts, ships alerts to the alert sender (named
-actor "alert_sender", when it exists) and hands closed candles to the candle writer.
+actor "alert_sender") and closed candles to the candle writer (named actor "candle-writer"), when
+they exist; until then both are kept in the router (bounded).
 """
 from __future__ import annotations
 
@@ -109,6 +110,7 @@ class RouterActor:
         self._changed = {k: asyncio.Event() for k in KINDS}
         self._pending_alerts: list[dict] = []
         self._alert_sink = None
+        self._candle_sink = None
         self._task = asyncio.get_running_loop().create_task(self._housekeeping())  # keep a reference
 
     def _notify(self, before: dict[str, int]) -> None:
@@ -193,6 +195,8 @@ class RouterActor:
                 alerts = [a.to_dict() for a in self._core.take_alerts()]
                 if alerts or self._pending_alerts:
                     await self._ship_alerts(alerts)
+                if self._candles:
+                    await self._ship_candles()
             except Exception:  # noqa: BLE001 - housekeeping must survive anything
                 log.exception("router %s housekeeping failed", self._s.symbol)
 
@@ -211,8 +215,29 @@ class RouterActor:
         except Exception as exc:  # noqa: BLE001 - retried on the next tick
             log.warning("alert submit failed: %s", type(exc).__name__)
             self._alert_sink = None
+        self._candle_sink = None
             return
         del self._pending_alerts[:len(batch)]
+
+
+    async def _ship_candles(self) -> None:
+        """Closed candles to the candle writer actor ("candle-writer"), awaited so they stay in order;
+        kept (bounded) while it does not exist or fails."""
+        if self._candle_sink is None:
+            try:
+                from actors.candle_writer import ACTOR_NAME
+                self._candle_sink = ray.get_actor(ACTOR_NAME, namespace=NAMESPACE)
+            except (ValueError, ImportError):
+                return
+        batch = list(self._candles)
+        try:
+            await self._candle_sink.submit.remote(batch)
+        except Exception as exc:  # noqa: BLE001 - retried on the next tick
+            log.warning("candle submit failed: %s", type(exc).__name__)
+            self._candle_sink = None
+            return
+        for _ in batch:
+            self._candles.popleft()
 
 
 def get_or_create_router(symbol: str, config: RouterConfig | None = None):
