@@ -41,12 +41,14 @@ class SocketOptions:
     # 1000 calls/s and ~2-2.8k at 250-400 (2 shared cores), for +tens of ms of batching delay.
     max_router_calls_per_s: float = 300.0
     max_buffered_per_symbol: int = 50_000  # beyond this the oldest events are dropped (and counted)
-    # persistence: None -> the wanted set and the token live in memory only
-    database_dsn: str | None = None
+    # persistence: None -> the wanted set and the token live in memory only. May hold a password:
+    # kept out of repr.
+    database_dsn: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> "SocketOptions":
         base = dict(
+            database_dsn=settings.database_url.get_secret_value() if settings.database_url else None,
             app_ping_s=settings.ws_app_ping_s,
             idle_limit_s=settings.ws_idle_limit_s,
             rest_rate_per_s=settings.rest_rate,
