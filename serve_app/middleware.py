@@ -21,6 +21,8 @@ from .metrics import ApiMetrics
 log = logging.getLogger("serve_app")
 access_log = logging.getLogger("serve_app.access")
 OPEN_PATHS = frozenset({"/healthz"})
+# Metric labels stay bounded whatever clients send (fuzzers send QUERY, TRACE, made-up verbs).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _GOOD_INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -71,7 +73,9 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
-            self.metrics.observe(scope.get("method", "?"), route_path, status_holder["status"], elapsed)
+            method = scope.get("method", "?")
+            self.metrics.observe(method if method in KNOWN_METHODS else "OTHER", route_path,
+                                 status_holder["status"], elapsed)
             access_log.info("%s %s %s %d %.1fms", request_id, scope.get("method"), scope.get("path"),
                             status_holder["status"], elapsed * 1000)
 
