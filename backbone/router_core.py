@@ -52,7 +52,7 @@ class RouterConfig:
 
 def trade_data(t: Trade, recv_ns: int) -> dict[str, Any]:
     return {"symbol": t.symbol, "time": t.time.isoformat(), "price": t.price, "size": t.size,
-            "side": t.side.value, "cum_volume": t.cum_volume, "change": t.change,
+            "side": t.side.value, "cum_volume": t.cum_volume, "cum_value": t.cum_value, "change": t.change,
             "change_rate": str(t.change_rate), "recv_ns": recv_ns}
 
 
