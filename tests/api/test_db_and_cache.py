@@ -34,6 +34,8 @@ async def test_db_stopped_gives_503_and_the_api_recovers_when_it_returns(pg, db)
         assert r.status_code == 200, r.text
         assert len(r.json()["candles"]) == 78
         assert "api_db_up 1.0" in (await client.get("/metrics")).text
+        # The cache's change feed reconnects too (the cache is bypassed until it does).
+        await wait_for(lambda: app.state.feed.up, timeout_s=30)
 
 
 async def test_cache_hits_and_a_late_row_invalidates_it(pg, db):
