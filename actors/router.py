@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import time
 from collections import deque
 
@@ -175,7 +176,7 @@ class RouterActor:
     @ray.method(concurrency_group="control")
     def status(self) -> dict:
         return {**self._core.status(), "pending_alerts": len(self._pending_alerts),
-                "pending_candles": len(self._candles)}
+                "pending_candles": len(self._candles), "pid": os.getpid()}
 
     async def closed_candles(self) -> list[dict]:
         """Closed 1m candles the router remembers (oldest first), until the candle writer takes them."""
@@ -215,10 +216,8 @@ class RouterActor:
         except Exception as exc:  # noqa: BLE001 - retried on the next tick
             log.warning("alert submit failed: %s", type(exc).__name__)
             self._alert_sink = None
-        self._candle_sink = None
             return
         del self._pending_alerts[:len(batch)]
-
 
     async def _ship_candles(self) -> None:
         """Closed candles to the candle writer actor ("candle-writer"), awaited so they stay in order;
