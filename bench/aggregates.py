@@ -129,6 +129,7 @@ async def main(args) -> None:
             print(f"{r['label']:<22}{r['rows']:>11,}{r['load_s']:>9.1f}{r['initial_s']:>11.2f}"
                   f"{r['full_s']:>18.2f}{statistics.median(c):>20.1f} / {max(c):.1f}")
         ratio = statistics.median(results[1]["policy_costs"]) / statistics.median(results[0]["policy_costs"])
+        print("(max = the run whose minute closes a 5m bucket and materializes it up the hierarchy)")
         print(f"policy run cost, long / short history: {ratio:.2f}x "
               f"(history ratio {results[1]['rows'] / results[0]['rows']:.1f}x)")
         w_rate, c_rate, n = await writer_vs_copy(server, args.symbols, args.writer_minutes)
