@@ -242,6 +242,8 @@ def main() -> None:
         pid = ray.get(actor.status.remote())["pid"]
         print(f"ingest benchmark: 40 registrations (20 symbols x {T}+{B}), {args.seconds:g} s per rate, "
               f"flush {args.flush_ms:g} ms, router calls <= {args.max_calls:g}/s, {os.cpu_count()} CPUs")
+        print("CPU = socket actor process, share of one core; delays = frame sent -> router ingest "
+              "(plain: -> decoded), trade frames")
         print(f"{'R (frames/s)':>12} | {'path':<26} | {'sustained/s':>11} | {'CPU':>5} | "
               f"{'p50 ms':>7} | {'p99 ms':>7}")
         for rate in rates:
