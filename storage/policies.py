@@ -80,8 +80,8 @@ async def _run_native_policies(conn, now: datetime, run: PolicyRun) -> None:
         if name not in by_name:
             continue
         cfg = json.loads(by_name[name]) if isinstance(by_name[name], str) else by_name[name]
-        start = now - await conn.fetchval("SELECT $1::interval", cfg["start_offset"])
-        end = now - await conn.fetchval("SELECT $1::interval", cfg["end_offset"])
+        start = now - await conn.fetchval("SELECT $1::text::interval", str(cfg["start_offset"]))
+        end = now - await conn.fetchval("SELECT $1::text::interval", str(cfg["end_offset"]))
         await _refresh(conn, name, start, end, run)
 
 

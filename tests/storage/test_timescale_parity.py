@@ -7,6 +7,7 @@ import asyncpg
 
 from storage.candle_rows import upsert_candles
 from storage.migrate import apply_on
+from storage.policies import LEVEL_ORDER, run_policies
 from tests.storage.dataset import (START, SYMBOLS, UTC, aggregate, base_rows, candle, refresh_all,
                                    view_rows)
 
@@ -54,6 +55,16 @@ async def test_timescale_and_postgres_give_identical_candles(timescale_dsn, pg_d
         assert got_ts == got_pg == want
         days = sorted({r[1] for r in got_ts["1d"]})
         assert days == [datetime(2026, 11, 18, 15, tzinfo=UTC), datetime(2026, 11, 19, 15, tzinfo=UTC)]
+
+        # the scheduled policies (run by hand: PGlite has no background worker) agree as well
+        now = START + timedelta(days=1, hours=2)
+        late2 = [candle(SYMBOLS[1], START + timedelta(minutes=61), seed=9, source="rest")]
+        for conn, method in ((ts, "executemany"), (pg, "copy")):
+            await upsert_candles(conn, late2, method=method)
+            run = await run_policies(conn, now, force=True)
+            assert run.refreshed == list(LEVEL_ORDER) and not run.errors, run
+        assert await snapshot(ts) == await snapshot(pg) == {lv: aggregate(rows + late + late2, lv)
+                                                            for lv in LEVELS}
     finally:
         ts.terminate()  # PGlite does not answer a graceful close
         await pg.close()
