@@ -154,11 +154,15 @@ class ChangeFeed:
                         log.warning("market_candles refuses NOTIFY triggers (hypertable?): writers "
                                     "must call storage.candle_reader.notify_changed")
                 await conn.add_listener(candle_reader.CHANNEL, self._notified)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c: lost.set())
                 self._on_reset()
                 self.up = True
                 while not conn.is_closed():
-                    await asyncio.sleep(self.check_s)
-                    await conn.fetchval("SELECT 1", timeout=3)  # detects a dead server
+                    try:  # wake at once when the connection drops; probe now and then anyway
+                        await asyncio.wait_for(lost.wait(), self.check_s)
+                    except asyncio.TimeoutError:
+                        await conn.fetchval("SELECT 1", timeout=3)  # a silent dead server
             except asyncio.CancelledError:
                 raise
             except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:

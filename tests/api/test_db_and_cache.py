@@ -20,8 +20,10 @@ async def test_db_stopped_gives_503_and_the_api_recovers_when_it_returns(pg, db)
     app = create_app(ApiConfig(dsn=pg.dsn), clock=lambda: NOW)
     async with serve(app) as client:
         assert (await client.get(f"/api/candles/{SYM}", params=DAY)).status_code == 200
+        await wait_for(lambda: app.state.feed.up)
         pg.stop(mode="fast")
         try:
+            await wait_for(lambda: not app.state.feed.up)  # the cache is bypassed from now on
             r = await client.get(f"/api/candles/{SYM}", params={**DAY, "interval": "5m"})
             assert r.status_code == 503, r.text
             assert r.json()["error"]["code"] == "DB_CONNECTION_ERROR"
