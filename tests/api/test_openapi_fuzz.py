@@ -36,7 +36,7 @@ schema = schemathesis.openapi.from_dict(create_app(ApiConfig(dsn="unused", chang
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case, base_url):
     response = case.call(base_url=base_url, timeout=30)
     # Documented status codes, content types and schemas. Not "positive data accepted": a
