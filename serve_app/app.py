@@ -53,6 +53,7 @@ class ApiConfig:
     cache_ttl_s: float = 300.0
     cache_max_entries: int = 512
     change_feed: bool = True  # LISTEN for invalidations (and install the NOTIFY triggers)
+    settle_s: float = 5.0  # a bucket is "closed" (cacheable, fillable) this long after its end
     log_file: str | None = None
     warm_symbols: tuple[str, ...] = field(default_factory=tuple)  # env API_WARM_SYMBOLS=005930,...
 
@@ -107,7 +108,8 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
     dsn = _dsn_provider(config)
     db = Database(dsn)
     feed = ChangeFeed(dsn, cache.invalidate, cache.clear) if config.change_feed else None
-    service = CandleService(db, cache, cache_enabled=lambda: feed is not None and feed.up, clock=clock)
+    service = CandleService(db, cache, cache_enabled=lambda: feed is not None and feed.up, clock=clock,
+                            settle_s=config.settle_s)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

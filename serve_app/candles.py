@@ -5,6 +5,10 @@ The range is split at the start of the forming bucket (`closed_boundary`): bucke
 closed and immutable (cached, keyed by the exact range), the rest is read on every request. Gap
 filling runs after the cache, only up to the closed boundary (the forming bucket and the future
 are never invented).
+
+A bucket counts as closed only `settle_s` after its end: the candle writer needs a moment to
+store a minute that just closed, and until then that minute is read fresh like the forming one
+(rather than shown, and cached, as a filled gap).
 """
 from __future__ import annotations
 
@@ -40,8 +44,10 @@ class Seeded:
 
 class CandleService:
     def __init__(self, db: Database, cache: CandleCache, *, cache_enabled: Callable[[], bool],
-                 clock: Callable[[], datetime], monotonic: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], datetime], monotonic: Callable[[], float] = time.monotonic,
+                 settle_s: float = 5.0) -> None:
         self.db = db
+        self.settle = timedelta(seconds=settle_s)
         self.cache = cache
         self._cache_enabled = cache_enabled
         self._clock = clock
@@ -53,7 +59,8 @@ class CandleService:
         # Bucket-aligned bounds (the same buckets as the request): what the cache requires.
         start = align_up(q.start, q.interval, cal)
         end = align_up(q.end, q.interval, cal)
-        boundary = closed_boundary(now, q.step, local_midnight(now, cal))
+        settled = now - self.settle
+        boundary = closed_boundary(settled, q.step, local_midnight(settled, cal))
         closed_end = max(start, min(end, boundary))
         head = await self._closed_part(q.symbol, q.interval, start, closed_end, cal.tz)
         memo_key = ("fill" if q.fill else "raw")

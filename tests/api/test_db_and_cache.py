@@ -176,3 +176,15 @@ async def test_a_refresh_that_rematerializes_a_range_invalidates_the_cache(pg, d
         after = bucket_11((await client.get(f"/api/candles/{SYM}", params=params)).json()["candles"])
     assert after["volume"] == before["volume"] + late[0][7]
     assert after["open"] == late[0][3]
+
+
+async def test_a_just_closed_minute_not_yet_written_is_not_shown_as_filled(pg, db):
+    # 11:01:02 KST: the 11:00 minute closed 2 s ago and the writer has not stored it yet.
+    now = kst(2026, 11, 20, 11, 1, 2).astimezone(timezone.utc)
+    rows = [r for r in session_rows(SYM, date(2026, 11, 20)) if r[2] < kst(2026, 11, 20, 11, 0)]
+    await insert_rows(db, rows)
+    app = create_app(ApiConfig(dsn=pg.dsn, settle_s=5), clock=lambda: now)
+    async with serve(app) as client:
+        candles = (await client.get(f"/api/candles/{SYM}")).json()["candles"]
+    assert candles[-1]["time"] == "2026-11-20T10:59:00+09:00"  # 11:00 is neither filled nor cached
+    assert not any(c["is_filled"] for c in candles)
