@@ -1,0 +1,121 @@
+"""The gateway's per-channel feed logic (serve_app.stream_feed) against a real RouterCore, no I/O."""
+import json
+
+from backbone.fanout import ClientQueue
+from backbone.router_core import RouterConfig, RouterCore
+from backbone.stream_protocol import Channel
+from serve_app.stream_feed import ChannelFeed
+
+from .test_router_core import Feed, trade
+
+CH = Channel("trade", "005930")
+
+
+class FakeClient:
+    def __init__(self, max_messages=1000):
+        self.queue = ClientQueue(max_messages, 64)
+        self.min_seq = {}
+        self.woken = 0
+
+    def wake(self):
+        self.woken += 1
+
+    def drain(self):
+        out = []
+        while (t := self.queue.pop()) is not None:
+            out.append(json.loads(t))
+        return out
+
+
+def setup(**cfg):
+    core = RouterCore("005930", RouterConfig(**cfg))
+    return core, ChannelFeed(CH, sources=None), Feed()
+
+
+def subscribe(core, feed, client):
+    r = core.poll("trade", None)
+    seq, text = r["snapshot"]
+    client.queue.offer_snapshot(CH.name, text)
+    return feed.join(client, r["epoch"], seq)
+
+
+def seqs(msgs):
+    return [m["seq"] for m in msgs if m["type"] == "trade"]
+
+
+def test_late_joiner_is_filled_from_buffer_without_gap_or_duplicate():
+    core, feed, f = setup()
+    a = FakeClient()
+    subscribe(core, feed, a)
+    for i in range(5):
+        core.ingest(f.batch([trade(i)]))
+    # B's snapshot is taken at seq 5, but the feed has forwarded nothing yet (cursor 0): it skips 1..5
+    b = FakeClient()
+    subscribe(core, feed, b)
+    feed.apply(core.poll("trade", feed.seq, feed.epoch))
+    for i in range(5, 8):
+        core.ingest(f.batch([trade(i)]))
+    feed.apply(core.poll("trade", feed.seq, feed.epoch))
+    assert seqs(a.drain()) == list(range(1, 9))
+    mb = b.drain()
+    assert mb[0]["type"] == "snapshot" and mb[0]["seq"] == 5 and seqs(mb) == [6, 7, 8]
+
+
+def test_joiner_behind_the_cursor_gets_the_buffered_events():
+    core, feed, f = setup()
+    a = FakeClient()
+    subscribe(core, feed, a)
+    for i in range(3):
+        core.ingest(f.batch([trade(i)]))
+    feed.apply(core.poll("trade", feed.seq, feed.epoch))
+    # A resumer that holds seq 1 joins when the feed is at 3: it gets 2 and 3 from the buffer
+    c = FakeClient()
+    assert feed.join(c, core.epoch, 1)
+    core.ingest(f.batch([trade(3)]))
+    feed.apply(core.poll("trade", feed.seq, feed.epoch))
+    assert seqs(c.drain()) == [2, 3, 4]
+
+
+def test_router_restart_resets_every_client_from_a_snapshot():
+    core, feed, f = setup()
+    a = FakeClient()
+    subscribe(core, feed, a)
+    core.ingest(f.batch([trade(0)]))
+    feed.apply(core.poll("trade", feed.seq, feed.epoch))
+    a.drain()
+    core.reset()  # new epoch
+    core.ingest(Feed("new").batch([trade(1)]))
+    feed.apply(core.poll("trade", feed.seq, feed.epoch))
+    m = a.drain()
+    assert m[0]["type"] == "snapshot" and m[0]["recovered"] is False and m[0]["epoch"] == core.epoch
+    assert feed.epoch == core.epoch and feed.seq == 1
+    core.ingest(Feed("new").batch([trade(2)]))
+    feed.apply(core.poll("trade", feed.seq, feed.epoch))
+    assert seqs(a.drain()) == [2]
+
+
+def test_slow_consumer_error_then_snapshot_on_next_poll():
+    core, feed, f = setup()
+    slow, fast = FakeClient(max_messages=3), FakeClient()
+    subscribe(core, feed, slow)
+    subscribe(core, feed, fast)
+    for i in range(6):
+        core.ingest(f.batch([trade(i)]))
+    feed.apply(core.poll("trade", feed.seq, feed.epoch))
+    assert feed.snapshot_wanted
+    feed.snapshot_wanted = False
+    core.ingest(f.batch([trade(6)]))
+    feed.apply(core.poll("trade", feed.seq, feed.epoch, with_snapshot=True))
+    ms = slow.drain()
+    kinds = [(m["type"], m["data"].get("code") if m["type"] == "error" else None) for m in ms]
+    assert ("error", "SLOW_CONSUMER") in kinds
+    assert ms[-1]["type"] == "snapshot" and ms[-1]["seq"] == 7
+    assert seqs(fast.drain()) == list(range(1, 8))
+
+
+def test_leave_forgets_queue_and_marks_idle():
+    core, feed, f = setup()
+    a = FakeClient()
+    subscribe(core, feed, a)
+    feed.leave(a)
+    assert not feed.clients and feed.idle_since is not None and len(a.queue) == 0
