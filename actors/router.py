@@ -23,7 +23,7 @@ from collections import deque
 
 import ray
 
-from backbone.router_core import KINDS, RouterConfig, RouterCore
+from backbone.router_core import KINDS, WHALE_ENV, RouterConfig, RouterCore, config_for_symbol
 from backbone.settings import NAMESPACE
 from upstream.ingest_batch import BOOK_COLUMNS, TRADE_COLUMNS, batch_size
 
@@ -107,6 +107,7 @@ class RouterActor:
     def __init__(self, symbol: str, config: RouterConfig | None = None) -> None:
         self._s = RouterState(symbol)
         self._candles: deque = deque(maxlen=2880)  # closed candles not yet handed to a writer
+        config = config or config_for_symbol(symbol, os.environ.get(WHALE_ENV))
         self._core = RouterCore(symbol, config, on_candles=self._candles.extend)
         self._changed = {k: asyncio.Event() for k in KINDS}
         self._pending_alerts: list[dict] = []

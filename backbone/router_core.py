@@ -50,6 +50,35 @@ class RouterConfig:
     keep_gaps: int = 256
 
 
+WHALE_ENV = "WHALE_NOTIONAL_KRW"  # "100000000" or "KOSPI=100000000,KOSDAQ=50000000,*=100000000"
+
+
+def whale_notional_for(market: str | None, spec: str | None, default: int = 100_000_000) -> int:
+    """Absolute whale threshold for a market from a spec like "KOSPI=1e8,KOSDAQ=5e7,*=1e8" (or one
+    number for every market). Malformed parts are ignored (the default stays)."""
+    if not spec:
+        return default
+    table: dict[str, int] = {}
+    for part in spec.split(","):
+        key, sep, value = part.strip().rpartition("=")
+        key = key.strip().upper() if sep else "*"
+        try:
+            table[key] = int(float(value))
+        except ValueError:
+            continue
+    return table.get((market or "").upper(), table.get("*", default))
+
+
+def config_for_symbol(symbol: str, spec: str | None = None, base: RouterConfig | None = None) -> RouterConfig:
+    """The router config of one symbol: the whale threshold of its market (backbone.symbols)."""
+    from dataclasses import replace
+
+    from backbone import symbols
+    sym = symbols.get(symbol)
+    base = base or RouterConfig()
+    return replace(base, whale_notional=whale_notional_for(sym.market if sym else None, spec, base.whale_notional))
+
+
 def trade_data(t: Trade, recv_ns: int) -> dict[str, Any]:
     return {"symbol": t.symbol, "time": t.time.isoformat(), "price": t.price, "size": t.size,
             "side": t.side.value, "cum_volume": t.cum_volume, "cum_value": t.cum_value, "change": t.change,

@@ -216,3 +216,15 @@ def test_resync_stores_snapshot_event():
     m = msgs(c.poll("book", seq - 1))
     assert m[0]["type"] == "snapshot" and m[0]["seq"] == seq
     assert c.poll("book", seq, with_snapshot=True)["snapshot"][0] == seq
+
+
+def test_whale_threshold_per_market():
+    from backbone.router_core import config_for_symbol, whale_notional_for
+    assert whale_notional_for("KOSPI", None) == 100_000_000
+    assert whale_notional_for("KOSDAQ", "50000000") == 50_000_000
+    spec = "KOSPI=200000000, KOSDAQ=5e7, *=1e8, bad=x"
+    assert whale_notional_for("KOSDAQ", spec) == 50_000_000
+    assert whale_notional_for("NASDAQ", spec) == 100_000_000
+    assert whale_notional_for("kospi", spec) == 200_000_000
+    assert config_for_symbol("005930", "KOSPI=123").whale_notional == 123
+    assert config_for_symbol("NOTASYMBOL", "KOSPI=123").whale_notional == 100_000_000
