@@ -83,14 +83,26 @@ class EmbeddedPostgres:
         if pid is not None:  # adopt a server left running (e.g. by `make run`)
             self.port = self._pidfile_port() or self.port
             return self
-        if not self.port:
-            self.port = free_port(self.host)
-        opts = [f"-p {self.port}", f"-h {self.host}", "-k ''", "-c max_connections=200"]
-        if self.fast:
-            opts += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-        args = ["-D", str(self.data_dir), "-w", "-t", str(int(timeout_s)), "-l", str(self.log_path),
-                "-o", " ".join(opts), "start"]
-        self._run("pg_ctl", args, timeout=timeout_s + 5)
+        auto_port = not self.port
+        for attempt in range(4):
+            if not self.port:
+                self.port = free_port(self.host)
+            opts = [f"-p {self.port}", f"-h {self.host}", "-k ''", "-c max_connections=200"]
+            if self.fast:
+                opts += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+            args = ["-D", str(self.data_dir), "-w", "-t", str(int(timeout_s)), "-l", str(self.log_path),
+                    "-o", " ".join(opts), "start"]
+            try:
+                self._run("pg_ctl", args, timeout=timeout_s + 5)
+                break
+            except EmbeddedPostgresError as e:
+                # a port picked by us can be taken by another process before the postmaster binds
+                # it (shared machines): pick another on first start, else wait for it to free up
+                if "already in use" not in str(e) or attempt == 3:
+                    raise
+                if auto_port:
+                    self.port = 0
+                time.sleep(0.5)
         self.owned = True
         return self
 
@@ -166,7 +178,7 @@ class EmbeddedPostgres:
 
     def _log_tail(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")[-800:]
+            return self.log_path.read_text(errors="replace")[-600:]
         except OSError:
             return "(no log)"
 
