@@ -1,7 +1,6 @@
 """The candle writer on a real PostgreSQL: idempotent upserts, per-symbol order (later corrections
 win), and a database outage that loses nothing (buffered, spilled past the memory bound, flushed)."""
 import asyncio
-import os
 from datetime import datetime, timedelta, timezone
 
 import asyncpg

@@ -1,6 +1,6 @@
 """Policies on plain PostgreSQL: the scheduled refresh (bottom-up) and retention, tested directly
 (the Ray actor that runs them: test_actors.py)."""
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import asyncpg
 import pytest
