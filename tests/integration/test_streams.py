@@ -2,6 +2,8 @@
 real Ray actors) -> WebSocket clients."""
 from __future__ import annotations
 
+import json
+
 import ray
 
 from backbone.book import apply_delta, delta_from_dict, snapshot_from_dict
@@ -47,32 +49,36 @@ async def test_subscribe_trades_and_book_match_router(ray_env, make_env):
         bc = BookClient()
         trade_seqs = []
 
-        def seen(m):
+        def see(m):  # every message goes through here: the book copy never misses a delta
             if m["channel"] == f"book:{SYM}":
                 bc.on(m)
             if m["type"] == "trade":
                 trade_seqs.append(m["seq"])
-            return bc.deltas >= 20 and len(trade_seqs) >= 20
-        await c.until(seen, 60, "20 trades and 20 deltas")
+            return m
+
+        await c.until(lambda m: see(m) and bc.deltas >= 20 and len(trade_seqs) >= 20, 60, "20 trades and 20 deltas")
         assert trade_seqs == list(range(trade_seqs[0], trade_seqs[0] + len(trade_seqs)))
         # Invalid messages get an error and the socket carries on.
         await c.send("not json")
-        err = await c.until(lambda m: m["type"] == "error", 10, "an error")
+        err = await c.until(lambda m: see(m)["type"] == "error", 10, "an error")
         assert err["data"]["code"] == "BAD_JSON"
         await c.send({"op": "subscribe", "channels": ["bogus:1"]})
-        err = await c.until(lambda m: m["type"] == "error", 10, "an error")
+        err = await c.until(lambda m: see(m)["type"] == "error", 10, "an error")
         assert err["data"]["code"] == "BAD_CHANNEL"
-        await c.until(lambda m: m["type"] == "trade", 10, "trades after errors")
-        # Book rebuilt from snapshot + deltas matches the router's checksum at that seq.
-        await c.send({"op": "unsubscribe", "channels": [f"trade:{SYM}", "status"]})
-        st = router_status(SYM)
-        target = st["rings"]["book"]["last_seq"]
-        await c.until(lambda m: (bc.on(m) if m["channel"] == f"book:{SYM}" else None) or (bc.seq or 0) >= target,
-                      30, "book caught up to the router")
-        snap = await ray.get_actor(router_name(SYM), namespace=NAMESPACE).snapshot.remote("book")
-        if snap[0] == bc.seq:
-            assert snapshot_from_dict(__import__("json").loads(snap[1])["data"]).checksum == bc.book.checksum
-        assert bc.book.checksum != 0
+        n = len(trade_seqs)
+        await c.until(lambda m: see(m) and len(trade_seqs) > n, 10, "trades after errors")
+        assert trade_seqs == list(range(trade_seqs[0], trade_seqs[0] + len(trade_seqs)))
+        # Freeze the market: the book rebuilt from snapshot + deltas equals the router's at the same seq.
+        env.fault("stall", 5.0)
+        router = ray.get_actor(router_name(SYM), namespace=NAMESPACE)
+        for _ in range(20):  # frames already in flight may still land: compare once the router is still
+            seq, text = await router.snapshot.remote("book")
+            if (bc.seq or 0) < seq:
+                await c.until(lambda m: see(m) and (bc.seq or 0) >= seq, 30, "book caught up to the router")
+            if bc.seq == seq and (await router.snapshot.remote("book"))[0] == seq:
+                break
+        assert bc.seq == seq
+        assert bc.book.checksum == json.loads(text)["data"]["checksum"] != 0
         await c.close()
     finally:
         gw.stop()
