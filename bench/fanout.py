@@ -67,7 +67,10 @@ class CpuMeter:
         self.procs = [psutil.Process(p) for p in pids]
 
     def cpu(self) -> float:
-        return sum(sum(p.cpu_times()[:2]) for p in self.procs)
+        return sum(self.per_process())
+
+    def per_process(self) -> list[float]:
+        return [sum(p.cpu_times()[:2]) for p in self.procs]
 
     def rss_mb(self) -> float:
         return sum(p.memory_info().rss for p in self.procs) / 2**20
@@ -84,14 +87,15 @@ def run_load(sim, src, url: str, n: int, per_client: int, codes: list[str], rate
     sender.start()
     time.sleep(warm)
     meter = CpuMeter(pids_fn())
-    c0, w0 = meter.cpu(), time.monotonic()
+    c0, w0 = meter.per_process(), time.monotonic()
     time.sleep(measure)
-    cpu = (meter.cpu() - c0) / (time.monotonic() - w0)
+    parts = [(b - a) / (time.monotonic() - w0) for a, b in zip(c0, meter.per_process())]
+    cpu = sum(parts)
     rss = meter.rss_mb()
     out, _ = clients.communicate(timeout=warm + measure + 120)
     sender.join(timeout=60)
     res = json.loads(out.strip().splitlines()[-1])
-    res.update(cpu=cpu, rss_mb=rss, elapsed=time.monotonic() - t0)
+    res.update(cpu=cpu, cpu_parts=parts, rss_mb=rss, elapsed=time.monotonic() - t0)
     return res
 
 
@@ -195,6 +199,9 @@ def main() -> None:
                   f"{res['cpu'] * 100:>5.0f}% | {res['rss_mb']:>7.0f} | {res['errors']} err, "
                   f"{res['failed_clients']} failed clients")
         a, b = ray_res[n], base[n]
+        p = a["cpu_parts"]
+        print(f"{n:>5} |   Ray CPU split: gateway {p[0] * 100:.0f}%, socket actor {p[1] * 100:.0f}%, "
+              f"routers {sum(p[2:]) * 100:.0f}% ({len(p) - 2} actors)")
         print(f"{n:>5} | {'ratio Ray/baseline':<22} | {a['msgs_per_s'] / max(b['msgs_per_s'], 1e-9):>8.2f} | "
               f"{a['p50_ms'] / b['p50_ms']:>7.2f} | {a['p99_ms'] / b['p99_ms']:>7.2f} | "
               f"{a['cpu'] / max(b['cpu'], 1e-9):>6.2f} | {a['rss_mb'] / max(b['rss_mb'], 1e-9):>7.2f} |")
