@@ -4,8 +4,9 @@ One hub per gateway process (Serve replica or uvicorn worker), created lazily on
 - Feeds: one ChannelFeed (one pull loop) per channel any of this replica's sockets uses.
 - Demand: a feed acquires its KIS registrations from the socket actor under this replica's
   requester id and releases them when it ends, `grace_s` after its last client left.
-- Status: one loop reads the socket actor's status every `status_interval_s` and publishes a
-  summary on `status` when the connection state, reconnect count or registrations change. When the
+- Status: one loop reads the socket actor's status (and the alert sender's) every
+  `status_interval_s` and publishes a summary on `status` when the connection state, reconnect
+  count, registrations or the alert hold (`alerts_held`: why alerts are held back) change. When the
   upstream comes back to `connected`, the book channels in use are resynced (a fresh snapshot).
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .stream_feed import ChannelFeed, Subscriber
 from .stream_sources import SourceUnavailable, upstream_pairs
 
 log = logging.getLogger("serve_app.stream")
-STATUS_KEYS = ("state", "reconnects", "registrations_used", "registrations_live")
+STATUS_KEYS = ("state", "reconnects", "registrations_used", "registrations_live", "alerts_held")
 
 
 def summarize(st: dict) -> dict:
@@ -173,8 +174,20 @@ class StreamHub:
                 summary = {"state": "unavailable", "detail": str(exc)}
             except Exception as exc:  # noqa: BLE001 - keep publishing
                 summary = {"state": "unavailable", "detail": type(exc).__name__}
+            alerts = await self._alerts_status()
+            if alerts is not None:  # the alert sender says why it holds alerts back (feed not live)
+                summary["alerts_held"] = alerts.get("held")
             self._publish_status(summary)
             await asyncio.sleep(self.status_interval_s)
+
+    async def _alerts_status(self) -> dict | None:
+        get = getattr(self.sources, "alerts_status", None)
+        if get is None:
+            return None
+        try:
+            return await get()
+        except Exception:  # noqa: BLE001 - optional information
+            return None
 
     def _publish_status(self, summary: dict) -> None:
         prev = self.status

@@ -107,6 +107,15 @@ class RaySources:
         if pairs:
             await self.socket_actor().release.remote(requester, pairs)
 
+    async def alerts_status(self) -> dict | None:
+        """The alert sender's status (None when it is not running)."""
+        try:
+            return await asyncio.wait_for(self.alert_sender().status.remote(), 5.0)
+        except (SourceUnavailable, ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError,
+                asyncio.TimeoutError):
+            self._alerts = None
+            return None
+
     async def upstream_status(self) -> dict:
         try:
             return await asyncio.wait_for(self.socket_actor().status.remote(), 5.0)

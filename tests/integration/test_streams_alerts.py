@@ -120,7 +120,7 @@ async def test_alerts_held_while_feed_reconnects(ray_env, make_env, alerts_dsn, 
     _actor, gw = start_stack(env)
     try:
         c = await WsClient.connect(gw.ws_url)
-        await c.send({"op": "subscribe", "channels": ["trade:005930"]})
+        await c.send({"op": "subscribe", "channels": ["trade:005930", "status"]})
         await c.until(lambda m: m["type"] == "trade", 60, "trades")
         await asyncio.to_thread(wait_for, lambda: ray.get(sender.status.remote())["held"] is None, 30, 0.1,
                                 "sender live")
@@ -130,6 +130,11 @@ async def test_alerts_held_while_feed_reconnects(ray_env, make_env, alerts_dsn, 
         assert "held" in st
         await asyncio.to_thread(wait_for, lambda: ray.get(sender.status.remote())["held"] is None, 60, 0.1,
                                 "alerts released after the reconnect")
+        # Clients were told on the status channel, and told again when it cleared.
+        held = await c.until(lambda m: m["type"] == "status" and m["data"].get("alerts_held"), 30, "held status")
+        assert "held" in held["data"]["alerts_held"]
+        await c.until(lambda m: m["type"] == "status" and m["data"].get("alerts_held") is None
+                      and m["data"]["state"] == "connected", 30, "released status")
         await c.close()
     finally:
         gw.stop()
