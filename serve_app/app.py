@@ -251,7 +251,7 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     from .stream import install_stream  # WebSocket /ws gateway + /streams page (live-streams issue)
-    install_stream(app, api_key=config.api_key)
+    install_stream(app, api_key=config.api_key, sectors=lambda: _jobs_read(db, job_queries.latest_sectors))
     return app
 
 

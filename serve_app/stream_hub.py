@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from backbone.ring import new_epoch
-from backbone.stream_protocol import (UNAVAILABLE, UPSTREAM_REFUSED, Channel, encode, error_message,
+from backbone.stream_protocol import (UNAVAILABLE, UPSTREAM_REFUSED, Channel, encode, error_message, message,
                                       snapshot_message, status_message)
 
 from .stream_feed import ChannelFeed, Subscriber
@@ -39,7 +39,8 @@ def summarize(st: dict) -> dict:
 
 class StreamHub:
     def __init__(self, sources: Any, *, grace_s: float = 5.0, priority: int = 5,
-                 status_interval_s: float = 0.5, long_poll_s: float = 5.0) -> None:
+                 status_interval_s: float = 0.5, long_poll_s: float = 5.0,
+                 sectors: Callable[[], Awaitable[Any]] | None = None, sectors_interval_s: float = 2.0) -> None:
         self.sources = sources
         self.grace_s = grace_s
         self.priority = priority
@@ -53,6 +54,14 @@ class StreamHub:
         self.status_seq = 0
         self.status: dict = {"state": "unknown"}
         self._status_task: asyncio.Task | None = None
+        # `sectors`: the latest sector aggregation (jobs.sectors writes it every 10 s), read by
+        # `sectors()` (None: none yet) and published when it changes; gateway-local seq/epoch.
+        self._sectors_read = sectors
+        self.sectors_interval_s = sectors_interval_s
+        self.sector_subs: set[Subscriber] = set()
+        self.sector_seq = 0
+        self.sector_data: Any = None
+        self._sector_task: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
         self._lock = asyncio.Lock()
 
@@ -65,6 +74,7 @@ class StreamHub:
     def remove_client(self, client: Any) -> None:
         self.clients.discard(client)
         self.status_subs.discard(client)
+        self.sector_subs.discard(client)
         for name in list(client.min_seq) + [n for n in self.feeds if client in self.feeds[n].clients]:
             feed = self.feeds.get(name)
             if feed is not None:
@@ -78,7 +88,15 @@ class StreamHub:
             client.wake()
             return
         if ch.kind == "sectors":
-            self._error(client, UNAVAILABLE, "the sectors stream is not available yet", ch.name)
+            if self._sectors_read is None:
+                self._error(client, UNAVAILABLE, "no sector source in this gateway", ch.name)
+                return
+            self.sector_subs.add(client)
+            client.queue.offer_snapshot("sectors", encode(snapshot_message(
+                "sectors", self.sector_seq, self.status_epoch, self.sector_data)))
+            client.wake()
+            if self._sector_task is None or self._sector_task.done():
+                self._sector_task = asyncio.get_running_loop().create_task(self._sectors_loop())
             return
         feed = await self._feed(client, ch)
         if feed is None or client in feed.clients:
@@ -122,8 +140,9 @@ class StreamHub:
         client.wake()
 
     def unsubscribe(self, client: Any, ch: Channel) -> None:
-        if ch.kind == "status":
-            self.status_subs.discard(client)
+        if ch.kind in ("status", "sectors"):
+            (self.status_subs if ch.kind == "status" else self.sector_subs).discard(client)
+            client.queue.forget(ch.name)
             return
         feed = self.feeds.get(ch.name)
         if feed is not None:
@@ -179,6 +198,22 @@ class StreamHub:
                 summary["alerts_held"] = alerts.get("held")
             self._publish_status(summary)
             await asyncio.sleep(self.status_interval_s)
+
+    async def _sectors_loop(self) -> None:
+        while self.sector_subs:
+            try:
+                data = await self._sectors_read()
+            except Exception as exc:  # noqa: BLE001 - database down: try again later
+                log.info("sector read failed: %s", type(exc).__name__)
+                data = self.sector_data
+            if data is not None and data != self.sector_data:
+                self.sector_data = data
+                self.sector_seq += 1
+                text = encode(message("sector", "sectors", self.sector_seq, self.status_epoch, data))
+                for c in list(self.sector_subs):
+                    c.queue.push("sectors", text)
+                    c.wake()
+            await asyncio.sleep(self.sectors_interval_s)
 
     async def _alerts_status(self) -> dict | None:
         get = getattr(self.sources, "alerts_status", None)

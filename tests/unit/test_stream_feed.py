@@ -119,3 +119,28 @@ def test_leave_forgets_queue_and_marks_idle():
     subscribe(core, feed, a)
     feed.leave(a)
     assert not feed.clients and feed.idle_since is not None and len(a.queue) == 0
+
+
+async def test_hub_sectors_channel_snapshot_then_changes():
+    import asyncio
+
+    from serve_app.stream_hub import StreamHub
+
+    data = {"v": None}
+
+    async def read():
+        return data["v"]
+    hub = StreamHub(sources=None, sectors=read, sectors_interval_s=0.01)
+    c = FakeClient()
+    await hub.subscribe(c, Channel("sectors"))
+    first = c.drain()
+    assert first[0]["type"] == "snapshot" and first[0]["channel"] == "sectors" and first[0]["data"] is None
+    data["v"] = [{"sector": "IT", "value_weighted_change": 1.5}]
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if len(c.queue):
+            break
+    m = c.drain()
+    assert m[0]["type"] == "sector" and m[0]["seq"] == 1 and m[0]["data"][0]["sector"] == "IT"
+    hub.unsubscribe(c, Channel("sectors"))
+    assert not hub.sector_subs
