@@ -148,3 +148,33 @@ async def test_slow_consumer_bounded_and_others_unaffected(ray_env, make_env):
         await fast.close()
     finally:
         gw.stop()
+
+
+async def test_router_crash_clients_resync_with_new_epoch(ray_env, make_env):
+    import ray
+
+    from actors.router import router_name
+    from backbone.settings import NAMESPACE
+    env = make_env(symbols=SYMS, rate=30.0, book_rate=10.0)
+    _actor, gw = start_stack(env)
+    try:
+        c = await WsClient.connect(gw.ws_url)
+        await c.send({"op": "subscribe", "channels": [f"trade:{SYMS[0]}", f"book:{SYMS[0]}"]})
+        bc = BookClient()
+
+        def see(m):
+            if m["channel"] == f"book:{SYMS[0]}":
+                bc.on(m)
+            return m
+        first = await c.until(lambda m: see(m)["type"] == "trade", 60, "a trade")
+        router = ray.get_actor(router_name(SYMS[0]), namespace=NAMESPACE)
+        ray.kill(router, no_restart=False)  # a crash: Ray restarts it with a new epoch
+        snap = await c.until(lambda m: see(m)["type"] == "snapshot" and m["epoch"] != first["epoch"]
+                             and m["channel"] == f"trade:{SYMS[0]}", 60, "a resync snapshot in the new epoch")
+        assert snap["recovered"] is False
+        nxt = await c.until(lambda m: see(m)["type"] == "trade", 60, "trades in the new epoch")
+        assert nxt["epoch"] == snap["epoch"] and nxt["seq"] == snap["seq"] + 1
+        await c.until(lambda m: see(m) and bc.deltas >= 3 and bc.book is not None, 60, "book deltas again")
+        await c.close()
+    finally:
+        gw.stop()
