@@ -75,7 +75,16 @@ def _authorized(ws: WebSocket, api_key: str | None) -> bool:
 
 
 async def _handle(hub: StreamHub, client: StreamClient, text: Any) -> None:
-    op = parse_client_message(text)
+    """One client message; whatever goes wrong becomes an `error` message, never a dead socket."""
+    try:
+        await _apply_op(hub, client, parse_client_message(text))
+    except Exception:  # noqa: BLE001 - logged with its trace; the client gets a typed error
+        log.exception("stream op failed for client %s", client.id)
+        client.queue.push_control(encode(error_message("INTERNAL_ERROR", "the request could not be handled")))
+        client.wake()
+
+
+async def _apply_op(hub: StreamHub, client: StreamClient, op: Any) -> None:
     if isinstance(op, ProtocolError):
         client.queue.push_control(encode(error_message(op)))
         client.wake()

@@ -49,7 +49,7 @@ class ChannelFeed:
         self.buffer: deque[tuple[int, str]] = deque(maxlen=buffer_events)
         self.snapshot_wanted = False
         self.closing = False
-        self.idle_since: float | None = None
+        self.idle_since: float | None = time.monotonic()  # a feed nobody joins ends after the grace
         self.task: asyncio.Task | None = None
         self.polls = 0
         self.poll_errors = 0
@@ -143,7 +143,9 @@ class ChannelFeed:
         delay = 0.1
         while True:
             if not self.clients:
-                idle = time.monotonic() - (self.idle_since or time.monotonic())
+                if self.idle_since is None:
+                    self.idle_since = time.monotonic()
+                idle = time.monotonic() - self.idle_since
                 if idle >= self.grace_s:
                     self.closing = True
                     return

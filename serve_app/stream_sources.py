@@ -91,6 +91,8 @@ class RaySources:
         except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
             self._forget(ch)
             raise SourceUnavailable(f"{ch.name}: {type(exc).__name__}") from exc
+        except ray.exceptions.RayError as exc:  # anything else Ray reports: the channel is unavailable now
+            raise SourceUnavailable(f"{ch.name}: {type(exc).__name__}") from exc
 
     async def resync_book(self, symbol: str) -> None:
         try:
@@ -101,7 +103,11 @@ class RaySources:
     async def acquire(self, requester: str, pairs: list[tuple[str, str]], priority: int) -> dict[str, str]:
         if not pairs:
             return {}
-        return await self.socket_actor().acquire.remote(requester, pairs, priority)
+        try:
+            return await self.socket_actor().acquire.remote(requester, pairs, priority)
+        except ray.exceptions.RayError as exc:
+            self._socket = None
+            raise SourceUnavailable(f"demand not registered: {type(exc).__name__}") from exc
 
     async def release(self, requester: str, pairs: list[tuple[str, str]]) -> None:
         if pairs:
