@@ -16,10 +16,12 @@ import asyncpg
 from storage import candle_reader
 from storage.db import connect_pool
 
+from .aio import within
 from .errors import DbUnavailable
 
 log = logging.getLogger("serve_app")
 T = TypeVar("T")
+POLL_S = 0.2  # how often the change feed looks at its connection
 
 # Errors that mean "the server is not there / the connection is gone", not "your query is wrong".
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -88,7 +90,7 @@ class Database:
 
     async def probe(self) -> bool:
         try:
-            await asyncio.wait_for(self.run(candle_reader.ping), self.connect_timeout_s)
+            await within(self.run(candle_reader.ping), self.connect_timeout_s)
         except (DbUnavailable, asyncio.TimeoutError):
             self.up = False
         return self.up
@@ -97,7 +99,7 @@ class Database:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:
-                await asyncio.wait_for(pool.close(), 5)
+                await within(pool.close(), 5)
             except (asyncio.TimeoutError, *CONNECTION_ERRORS):
                 pool.terminate()
 
@@ -127,12 +129,13 @@ class ChangeFeed:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
-                pass
-            self._task = None
+            task, self._task = self._task, None
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=5)  # never hang a shutdown on it
+            if not done:
+                log.warning("change feed did not stop within 5 s; abandoning it")
+            elif not task.cancelled() and task.exception() is not None:
+                log.debug("change feed ended with %s", type(task.exception()).__name__)
         self.up = False
 
     def _notified(self, _conn, _pid, _channel, payload: str) -> None:
@@ -154,15 +157,20 @@ class ChangeFeed:
                         log.warning("market_candles refuses NOTIFY triggers (hypertable?): writers "
                                     "must call storage.candle_reader.notify_changed")
                 await conn.add_listener(candle_reader.CHANNEL, self._notified)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                lost: list[bool] = []
+                conn.add_termination_listener(lambda _c: lost.append(True))
                 self._on_reset()
                 self.up = True
-                while not conn.is_closed():
-                    try:  # wake at once when the connection drops; probe now and then anyway
-                        await asyncio.wait_for(lost.wait(), self.check_s)
-                    except asyncio.TimeoutError:
-                        await conn.fetchval("SELECT 1", timeout=3)  # a silent dead server
+                # Notice a dropped connection within POLL_S (termination listener), and a silent
+                # dead server by a probe every check_s. Plain sleeps: no wait_for on this path
+                # (Python 3.11's wait_for can lose a cancellation and hang the shutdown).
+                since_probe = 0.0
+                while not lost and not conn.is_closed():
+                    await asyncio.sleep(POLL_S)
+                    since_probe += POLL_S
+                    if since_probe >= self.check_s:
+                        since_probe = 0.0
+                        await conn.fetchval("SELECT 1", timeout=3)
             except asyncio.CancelledError:
                 raise
             except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:

@@ -17,6 +17,7 @@ from actors.kis_socket import socket_actor_name
 from actors.router import ROUTER_PREFIX, router_name
 from backbone.settings import NAMESPACE, Settings
 
+from .aio import within
 from .errors import UpstreamUnavailable
 
 log = logging.getLogger("serve_app")
@@ -64,7 +65,7 @@ class RayLiveSource:
 
     async def _call(self, method, *args):
         try:
-            return await asyncio.wait_for(method.remote(*args), self.timeout_s)
+            return await within(method.remote(*args), self.timeout_s)
         except asyncio.TimeoutError:
             raise UpstreamUnavailable("the live actor did not answer in time") from None
         except ray.exceptions.RayError as exc:  # restarting, dead, lost

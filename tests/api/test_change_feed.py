@@ -38,3 +38,15 @@ async def test_notify_changed_reaches_a_listener(pg):
 def test_parse_change_rejects_garbage_without_raising():
     for bad in ("", "{", "[]", '{"symbol": "x"}', '{"symbol": "x", "start": "nope", "end": "nope"}'):
         assert candle_reader.parse_change(bad) is None
+
+
+async def test_within_times_out_and_cancels_the_inner_task():
+    import pytest
+
+    from serve_app.aio import within
+    inner = asyncio.ensure_future(asyncio.sleep(30))
+    with pytest.raises(asyncio.TimeoutError):
+        await within(inner, 0.05)
+    await asyncio.sleep(0)
+    assert inner.cancelled()
+    assert await within(asyncio.sleep(0, result=7), 1) == 7
