@@ -100,12 +100,13 @@ async def _apply_op(hub: StreamHub, client: StreamClient, op: Any) -> None:
 
 def install_stream(app: FastAPI, *, settings=None, api_key: str | None = None,
                    hub_factory: Callable[[], StreamHub] | None = None, sectors=None,
-                   max_messages: int = 2000, book_backlog: int = 64) -> None:
+                   max_messages: int = 2000, book_backlog: int = 64, grace_s: float = 5.0) -> None:
     """Register `/ws` and `/streams` on `app`. The hub is built on first use, inside the server's loop.
-    `sectors`: async callable returning the latest sector aggregation (None: none yet)."""
+    `sectors`: async callable returning the latest sector aggregation (None: none yet). `grace_s`:
+    how long a channel's upstream demand outlives its last client."""
     if api_key is None and settings is not None and settings.api_key is not None:
         api_key = settings.api_key.get_secret_value()
-    factory = hub_factory or (lambda: StreamHub(RaySources(settings), sectors=sectors))
+    factory = hub_factory or (lambda: StreamHub(RaySources(settings), sectors=sectors, grace_s=grace_s))
     app.state.stream_hub = None
 
     def hub() -> StreamHub:

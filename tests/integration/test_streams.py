@@ -144,3 +144,28 @@ def test_api_app_mounts_ws_and_streams_page():
     app = create_app(ApiConfig(dsn="postgresql://unused@127.0.0.1:1/x", change_feed=False))
     paths = {getattr(r, "path", None) for r in app.routes}
     assert {"/ws", "/streams", "/api/status"} <= paths
+
+
+async def test_demand_declared_and_released_after_grace(ray_env, make_env):
+    import asyncio
+
+    from .conftest import wait_for
+    env = make_env(rate=10.0)
+    actor, gw = start_stack(env, gateway={"grace_s": 1.0})
+    try:
+        c1 = await WsClient.connect(gw.ws_url)
+        c2 = await WsClient.connect(gw.ws_url)
+        for c in (c1, c2):
+            await c.send({"op": "subscribe", "channels": [f"trade:{SYM}", f"book:{SYM}"]})
+            await c.until(lambda m: m["type"] == "trade", 30, "trades")
+        requester = gw.hub.requester
+        view = await actor.view.remote(requester)
+        assert set(view) == {f"H0STCNT0:{SYM}", f"H0STASP0:{SYM}"}
+        await c1.close()
+        await asyncio.sleep(1.5)  # past the grace: c2 still holds the channels
+        assert set(await actor.view.remote(requester)) == set(view)
+        await c2.close()  # the last client leaves: released after the grace
+        await asyncio.to_thread(wait_for, lambda: not ray.get(actor.view.remote(requester)), 30, 0.1,
+                                "demand released")
+    finally:
+        gw.stop()
