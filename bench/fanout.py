@@ -183,6 +183,7 @@ def main() -> None:
                           credentials={ACTOR_KEY: ACTOR_SECRET, PLAIN_KEY: PLAIN_SECRET},
                           send_queue_limit=1_000_000).start()
     src = FrameSource(codes)
+    load_before = os.getloadavg()[0]
     try:
         base = baseline_phase(sim, src, codes, args, ns)
         ray_res = ray_phase(sim, src, codes, args, ns)
@@ -190,7 +191,7 @@ def main() -> None:
         sim.stop()
     print(f"fan-out benchmark: R={args.rate:g} frames/s over 40 registrations (20 symbols x trade+book), "
           f"{args.per_client} symbols (x2 channels) per client, {args.seconds:g} s window, {os.cpu_count()} CPUs, "
-          f"load avg {os.getloadavg()[0]:.1f}")
+          f"load avg {load_before:.1f} -> {os.getloadavg()[0]:.1f} (machine shared)")
     print(f"{'N':>5} | {'path':<22} | {'msgs/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'CPU':>6} | {'RSS MB':>7} | "
           f"errors")
     for n in ns:
