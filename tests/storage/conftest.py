@@ -1,4 +1,3 @@
-pytest_plugins = ["storage.testing"]
 
 import pytest
 
