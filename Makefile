@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Foreground: the simulator (and, as the system grows, the whole backend). Ctrl-C stops it.
+# Foreground: PostgreSQL, Ray head, simulator, actors, Serve (launcher/). Ctrl-C or `make stop` stops it.
 run: $(STAMP)
-	$(PY) -m simulator
+	$(PY) -m launcher run
+
+stop:
+	@test -x $(PY) || { echo "nothing to stop (no venv)"; exit 0; }; $(PY) -m launcher stop
 
 simulator: $(STAMP)
 	$(PY) -m simulator
