@@ -151,15 +151,12 @@ class ChannelState:
                              bids=tuple(Level(price=float(lv.price), size=lv.size) for lv in b.bids))
 
     def corrupt_book_for_test(self) -> bool:
-        """Test hook: silently alter the held book (as a bug or bit flip would); False if no book."""
+        """Test hook: silently alter the held book (as a bug or a bit flip would) by adding a
+        phantom best ask no server delta will ever touch; False when there is no book."""
         from backbone.kis.events import BookLevel
         b = self.book
-        if b is None or not (b.asks or b.bids):
+        if b is None or not b.asks:
             return False
-        if b.asks:
-            asks = (BookLevel(b.asks[0].price, b.asks[0].size + 7),) + b.asks[1:]
-            self.book = BookSnapshot(b.symbol, b.time, asks, b.bids, b.checksum, b.depth)
-        else:
-            bids = (BookLevel(b.bids[0].price, b.bids[0].size + 7),) + b.bids[1:]
-            self.book = BookSnapshot(b.symbol, b.time, b.asks, bids, b.checksum, b.depth)
+        phantom = BookLevel(b.asks[0].price - 1, 1)  # off-tick: never a real level
+        self.book = BookSnapshot(b.symbol, b.time, ((phantom,) + b.asks)[:b.depth], b.bids, b.checksum, b.depth)
         return True
