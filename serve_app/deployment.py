@@ -6,7 +6,8 @@ FastAPI app is created inside the replica (late-bound ingress), so its pool, cac
 feed live in the replica's event loop. Configuration otherwise comes from the environment
 (`DATABASE_URL`, `API_KEY`), as everywhere in the project.
 
-Replicas are I/O bound: `num_cpus: 0` so they fit next to the actors on a 2-CPU node.
+Replicas are I/O bound: `num_cpus: 0` so they fit next to the actors on a 2-CPU node. The
+stream gateway (`/ws`, serve_app.stream) is mounted on the same app when present.
 """
 from __future__ import annotations
 
@@ -32,7 +33,19 @@ def _live_source():
     return RayLiveSource()
 
 
-@serve.deployment(name=DEPLOYMENT_NAME, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=64,
+def _mount_stream_gateway(app, config: ApiConfig) -> None:
+    """The /ws gateway (serve_app.stream, issue 4) on the same app, when it is part of the build.
+    A WebSocket holds one request slot for its whole life: hence max_ongoing_requests below."""
+    try:
+        from .stream import install_stream
+    except ImportError:
+        log.info("no stream gateway in this build: serving the HTTP API only")
+        return
+    from backbone.settings import Settings
+    install_stream(app, settings=Settings.from_env(), api_key=config.api_key)
+
+
+@serve.deployment(name=DEPLOYMENT_NAME, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000,
                   health_check_period_s=10)
 @serve.ingress()
 class ApiDeployment:
@@ -42,7 +55,9 @@ class ApiDeployment:
 
     def __serve_build_asgi_app__(self):
         log.info("building the API app on this replica: %r", self._config)
-        return create_app(self._config, live=_live_source())
+        app = create_app(self._config, live=_live_source())
+        _mount_stream_gateway(app, self._config)
+        return app
 
 
 def build_app(args: dict[str, Any] | None = None):

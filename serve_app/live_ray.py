@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import ray
 
-from actors.kis_socket import socket_actor_name
+from actors.kis_socket import SOCKET_PREFIX, socket_actor_name
 from actors.router import ROUTER_PREFIX, router_name
 from backbone.settings import NAMESPACE, Settings
 
@@ -90,8 +90,19 @@ class RayLiveSource:
     def _socket(self):
         owner = self._actor(socket_actor_name(self._settings))
         if owner is None:
+            owner = self._only_socket_owner()
+        if owner is None:
             raise UpstreamUnavailable("the KIS socket owner is not running")
         return owner
+
+    def _only_socket_owner(self):
+        """The one socket owner in the namespace, when this replica's environment lacks the app
+        key that names it (e.g. replicas on a cluster started without KIS_APP_KEY)."""
+        if not ray.is_initialized():
+            return None
+        names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+                 if a.get("namespace") == NAMESPACE and a["name"].startswith(SOCKET_PREFIX)]
+        return self._actor(names[0]) if len(names) == 1 else None
 
     async def rest_quote(self, symbol: str) -> dict[str, Any]:
         result = await self._call(self._socket().rest_current_price, symbol)

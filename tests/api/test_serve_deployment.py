@@ -1,5 +1,6 @@
 """The same app as a Ray Serve deployment on real Ray: candles, the error contract, the API key,
 and no API key in Serve's own request logs (the proxy and replica logs)."""
+import asyncio
 import glob
 import os
 from datetime import date
@@ -43,3 +44,13 @@ async def test_candles_and_errors_through_serve(serve_url, db):
     for path in glob.glob(os.path.join(session_logs, "serve", "*")):
         with open(path, errors="replace") as f:
             assert "serve-key-0451" not in f.read(), path
+
+
+async def test_the_stream_gateway_is_mounted_on_the_same_app(serve_url):
+    pytest.importorskip("serve_app.stream")
+    import websockets
+    ws_url = serve_url.replace("http://", "ws://") + "/ws"
+    async with websockets.connect(ws_url, open_timeout=30) as ws:  # no API key
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 30)
+    assert closed.value.rcvd.code == 4401
