@@ -79,9 +79,9 @@ def ray_processes(temp_dir: str) -> list[psutil.Process]:
     return list(seen.values())
 
 
-def stop_ray_head(head_pid: int | None, temp_dir: str, timeout_s: float = 15.0) -> int:
-    """SIGTERM the `ray start --block` process (it stops its own processes), then terminate and
-    kill whatever of this head is left. Returns how many processes had to be signalled directly."""
+def stop_ray_head(head_pid: int | None, temp_dir: str, timeout_s: float = 15.0) -> list[str]:
+    """SIGTERM the `ray start --block` process and every process of the head; SIGKILL what is
+    left after `timeout_s`. Returns the processes that needed SIGKILL."""
     procs = ray_processes(temp_dir)
     if process_matches(head_pid, "ray", temp_dir):
         try:
@@ -91,16 +91,26 @@ def stop_ray_head(head_pid: int | None, temp_dir: str, timeout_s: float = 15.0) 
     # `ray start --block` alone can take 30 s+ once a driver and Serve have run (graceful drain);
     # like `ray stop`, every process of the head gets SIGTERM at once, SIGKILL after the grace.
     alive = _wait_gone(procs, 1.0)
+    stubborn: list[str] = []
     for sig_fn in (psutil.Process.terminate, psutil.Process.kill):
         if not alive:
             break
+        if sig_fn is psutil.Process.kill:
+            stubborn = [_name(p) for p in alive]
         for p in alive:
             try:
                 sig_fn(p)
             except psutil.Error:
                 pass
         alive = _wait_gone(alive, timeout_s if sig_fn is psutil.Process.terminate else 5.0)
-    return len(alive)
+    return stubborn
+
+
+def _name(p: psutil.Process) -> str:
+    try:
+        return f"{p.pid}:{' '.join(p.cmdline())[:80]}"
+    except psutil.Error:
+        return str(p.pid)
 
 
 def _alive(p: psutil.Process) -> bool:

@@ -265,7 +265,7 @@ class Run:
             import ray
             steps.append(("Ray driver", ray.shutdown))
         if self.state.ray_temp_dir:
-            steps.append(("Ray head", lambda: P.stop_ray_head(self.state.ray_head_pid, self.state.ray_temp_dir)))
+            steps.append(("Ray head", self._stop_ray_head))
         if self.state.simulator_pid:
             steps.append(("simulator", lambda: P.stop_pid(self.state.simulator_pid, "-m", "simulator")))
         if self.state.pg_data_dir:
@@ -279,6 +279,11 @@ class Run:
                 say(f"  {name}: {type(exc).__name__}: {exc}")
         self.state.remove()
         say("stopped")
+
+    def _stop_ray_head(self) -> None:
+        killed = P.stop_ray_head(self.state.ray_head_pid, self.state.ray_temp_dir)
+        if killed:
+            say(f"  (SIGKILL needed for {killed})")
 
     def _stop_pg(self) -> None:
         if self.pg is not None:
