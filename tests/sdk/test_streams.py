@@ -104,3 +104,31 @@ async def test_checksum_mismatch_triggers_resync_and_a_correct_book(backend):
         assert bb.stream_stats.checksum_mismatches == 1
         after = books.items[ch][n - 1:]
         assert_continuous(after, ch)
+
+
+async def test_history_lost_while_disconnected_gives_an_explicit_resync(backend):
+    """The router restarts (new epoch) while the SDK is cut off: its resume cannot be answered
+    exactly, so it yields a Resync, then continues gap-free in the new epoch."""
+    import ray
+
+    from actors.router import router_name
+    from backbone.settings import NAMESPACE
+    sym = SYMS[0]
+    ch = f"trade:{sym}"
+    async with MarketDataBackbone(backend.url) as bb:
+        trades = Collector(bb.stream_ticker([sym]))
+        await trades.until(lambda: trades.count(ch) >= 3, 60, "first trades")
+        old_epoch = trades.items[ch][-1].epoch
+        await asyncio.to_thread(backend.stop)
+        ray.kill(ray.get_actor(router_name(sym), namespace=NAMESPACE), no_restart=False)  # crash: new epoch
+        await asyncio.to_thread(backend.start)
+        await trades.until(lambda: trades.resyncs, 60, "a resync")
+        n = trades.count(ch)
+        await trades.until(lambda: trades.count(ch) >= n + 3, 60, "trades in the new epoch")
+        await trades.stop()
+        r = trades.resyncs[0]
+        assert r.channel == ch and r.reason in ("not_recoverable", "epoch_changed") and r.epoch != old_epoch
+        after = [t for t in trades.items[ch] if t.epoch == r.epoch]
+        assert after and after[0].seq >= r.to_seq
+        assert_continuous(after, ch)
+        assert len(trades.resyncs) == 1
