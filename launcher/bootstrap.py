@@ -67,6 +67,7 @@ def deploy_serve(settings: Settings, dsn: str, watchlist: list[str], api_key: st
 
     from serve_app.deployment import build_app
 
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)  # our progress line says it
     serve.start(http_options={"host": "127.0.0.1", "port": settings.serve_port})
     args = {"dsn": dsn, "warm_symbols": ",".join(watchlist)}
     if api_key:

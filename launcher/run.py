@@ -292,13 +292,21 @@ class Run:
             stop_embedded_pg(self.state.pg_data_dir)
 
 
+def _config_error(exc: ValueError) -> str:
+    from pydantic import ValidationError
+    if isinstance(exc, ValidationError):
+        return "bad configuration: " + "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors(include_input=False))
+    return str(exc)  # check_production / WatchlistError: names only
+
+
 def run_command(data_dir: Path) -> int:
     try:
         settings = Settings.from_env()
         settings.check_production()
         parse_watchlist(os.environ.get("WATCHLIST"))
-    except (ValueError, WatchlistError) as exc:  # pydantic errors are ValueErrors; never echo secrets
-        say(f"make run: {exc if isinstance(exc, WatchlistError) or 'requires' in str(exc) else 'bad configuration: ' + type(exc).__name__}")
+    except ValueError as exc:  # pydantic's ValidationError is one; never echo the input (secrets)
+        say(f"make run: {_config_error(exc)}")
         return 2
     data_dir.mkdir(parents=True, exist_ok=True)
     old = RunState.load(data_dir)
