@@ -21,7 +21,7 @@ from backbone.stream_protocol import SYMBOL_RE
 from .breaker import BreakerState, CircuitBreaker
 from .cache import TTLCache
 from .candles_frame import candles_frame
-from .errors import InvalidSymbol, NoDataFound, StreamTimeout
+from .errors import InvalidRange, InvalidSymbol, NoDataFound, StreamTimeout
 from .models import ChannelChoice, OrderBookData, Resync, StreamStats, TickerData
 from .rest import RestClient
 from .stream import Closed, StreamConnection
@@ -131,7 +131,10 @@ class MarketDataBackbone:
         (REST). REST_ONLY: the API with channel=rest. WEBSOCKET_ONLY: the live stream (subscribes
         for the duration of the call when needed, waits up to `timeout_s` for a trade)."""
         sym = _symbols(symbol)[0]
-        choice = ChannelChoice(channel)
+        try:
+            choice = ChannelChoice(channel)
+        except ValueError:
+            raise InvalidRange(f"channel must be one of {', '.join(c.value for c in ChannelChoice)}") from None
         st = self.stream.state(f"trade:{sym}")
         if choice is not ChannelChoice.REST_ONLY and st is not None and st.last_ticker is not None:
             return st.last_ticker

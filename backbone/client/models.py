@@ -80,7 +80,8 @@ class Resync(BaseModel):
 
     reason: "not_recoverable" (the server no longer had them), "epoch_changed" (the source
     restarted), "gap" (the server skipped ahead, e.g. slow consumer), "checksum_mismatch" (the
-    rebuilt book did not match; a fresh snapshot replaced it).
+    rebuilt book did not match; a fresh snapshot replaced it), "slow_consumer" (this consumer fell
+    too far behind; its backlog was dropped).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -101,4 +102,5 @@ class StreamStats(BaseModel):
     gaps: int = 0
     resyncs: int = 0
     checksum_mismatches: int = 0
+    consumer_overflows: int = 0  # a consumer fell too far behind and was resynced
     server_errors: list[dict] = Field(default_factory=list)

@@ -19,7 +19,7 @@ from backbone.backoff import Backoff, BackoffConfig
 
 from .channel_state import ChannelState, Item
 from .errors import Unauthorized
-from .models import StreamStats
+from .models import Resync, StreamStats
 from .unifier import DataUnifier
 
 log = logging.getLogger("backbone.client")
@@ -36,7 +36,8 @@ class Closed:
 
 class StreamConnection:
     def __init__(self, ws_url: str, api_key: str | None, unifier: DataUnifier,
-                 backoff: BackoffConfig | None = None, on_ticker=None) -> None:
+                 backoff: BackoffConfig | None = None, on_ticker=None, max_queue: int = 10_000) -> None:
+        self.max_queue = max_queue  # items a consumer may fall behind before it is resynced
         self.ws_url = ws_url
         self.api_key = api_key
         self.unifier = unifier
@@ -57,7 +58,7 @@ class StreamConnection:
         return set().union(*self._consumers.values()) if self._consumers else set()
 
     async def open(self, channels: list[str]) -> asyncio.Queue:
-        q: asyncio.Queue = asyncio.Queue()
+        q: asyncio.Queue = asyncio.Queue(max(self.max_queue, 4 * len(channels)))
         new = [c for c in channels if c not in self.wanted()]
         self._consumers[q] = set(channels)
         for c in new:
@@ -180,7 +181,24 @@ class StreamConnection:
                 self.on_ticker(item)
             for q, chans in self._consumers.items():
                 if ch in chans:
-                    q.put_nowait(item)
+                    try:
+                        q.put_nowait(item)
+                    except asyncio.QueueFull:
+                        self._overflow(q, chans)
+
+    def _overflow(self, q: asyncio.Queue, chans: set[str]) -> None:
+        """A consumer fell `max_queue` items behind: drop its backlog and say so per channel
+        (a Resync, then the current book), instead of growing without bound or skipping silently."""
+        while not q.empty():
+            q.get_nowait()
+        self.stats.consumer_overflows += 1
+        for c in sorted(chans):
+            st = self.states.get(c)
+            if st is None:
+                continue
+            q.put_nowait(Resync(channel=c, reason="slow_consumer", to_seq=st.seq, epoch=st.epoch))
+            if st.book is not None and not st.awaiting_snapshot:
+                q.put_nowait(st._book_item(time.time_ns()))
 
     def _fail(self, error: Exception) -> None:
         for q in self._consumers:

@@ -38,9 +38,9 @@ def free_port() -> int:
 class Backend:
     """Simulator + socket actor + routers (Ray) + the API app (create_app with RayLiveSource)."""
 
-    def __init__(self, env, dsn: str, monkeypatch, port: int = 0) -> None:
+    def __init__(self, env, dsn: str, monkeypatch, port: int = 0, api_key: str | None = None) -> None:
         from actors.kis_socket import get_or_create_socket_actor
-        self.env, self.dsn = env, dsn
+        self.env, self.dsn, self.api_key = env, dsn, api_key
         # the app's /ws gateway finds the socket actor through Settings.from_env()
         for k, v in {"KIS_APP_KEY": env.app_key, "KIS_APP_SECRET": env.app_secret,
                      "SIM_REST_PORT": str(env.settings.sim_rest_port),
@@ -53,7 +53,7 @@ class Backend:
     def app(self):
         from serve_app.app import ApiConfig, create_app
         from serve_app.live_ray import RayLiveSource
-        return create_app(ApiConfig(dsn=self.dsn, change_feed=False), live=RayLiveSource(self.env.settings))
+        return create_app(ApiConfig(dsn=self.dsn, change_feed=False, api_key=self.api_key), live=RayLiveSource(self.env.settings))
 
     def start(self) -> "Backend":
         self.server = PortServer(self.app(), self.port).start()

@@ -188,3 +188,25 @@ def test_candles_frame_types():
 
 def test_ticker_model_is_one_shape():
     assert set(TickerData.model_fields) >= {"symbol", "current_price", "source", "via", "suspicious", "flags"}
+
+
+async def test_slow_consumer_backlog_dropped_with_an_explicit_resync():
+    from backbone.client.stream import StreamConnection
+    conn = StreamConnection("ws://127.0.0.1:9/ws", None, DataUnifier(), max_queue=5)
+    ch = "trade:005930"
+    q = __import__("asyncio").Queue(5)
+    conn._consumers[q] = {ch}
+    conn.states[ch] = ChannelState(ch, conn.unifier, conn.stats)
+    await conn._dispatch(snap_trade(1), 0)
+    for seq in range(2, 9):
+        await conn._dispatch(trade(seq), 0)
+    got = [q.get_nowait() for _ in range(q.qsize())]
+    assert isinstance(got[0], Resync) and got[0].reason == "slow_consumer" and conn.stats.consumer_overflows == 1
+    assert [t.seq for t in got[1:]] == [7, 8]  # live again after the resync
+
+
+async def test_bad_channel_choice_is_a_typed_error():
+    from backbone.client import InvalidRange, MarketDataBackbone
+    async with MarketDataBackbone("http://127.0.0.1:9") as bb:
+        with pytest.raises(InvalidRange):
+            await bb.get_ticker("005930", "carrier-pigeon")

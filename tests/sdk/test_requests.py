@@ -169,3 +169,24 @@ async def test_503_and_429_are_retried_then_typed():
             assert calls["n"] == 3 + 4  # first try + 3 retries
     finally:
         await asyncio.to_thread(server.stop)
+
+
+async def test_api_key_required_and_sent(ray_env, make_env, pg_dsn, monkeypatch):  # noqa: F811
+    from backbone.client import Unauthorized
+    env = make_env(symbols=SYMS, rate=10.0, book_rate=2.0)
+    backend = await asyncio.to_thread(lambda: Backend(env, pg_dsn, monkeypatch, api_key="k-123").start())
+    try:
+        async with MarketDataBackbone(backend.url) as bb:
+            with pytest.raises(Unauthorized):
+                await bb.get_ticker(SYMS[0], REST_ONLY)
+            with pytest.raises(Unauthorized):
+                async for _ in bb.stream_ticker([SYMS[0]]):
+                    pass
+            assert "k-123" not in repr(bb)
+        async with MarketDataBackbone(backend.url, api_key="k-123") as bb:
+            assert (await bb.get_ticker(SYMS[0], REST_ONLY)).current_price > 0
+            async for item in bb.stream_ticker([SYMS[0]]):
+                assert isinstance(item, TickerData)
+                break
+    finally:
+        await asyncio.to_thread(backend.stop)
