@@ -153,9 +153,11 @@ async def test_zombie_slot_lingers_after_disconnect():
             pytest.fail("slot never freed")
 
 
-async def test_candles_record_with_bounds(sim):
-    async with http_client(sim) as http:
-        while not sim.candles("005930"):
+async def test_candles_record_with_bounds():
+    async with running_simulator(**{**FAST, "speed": 60.0}) as sim, http_client(sim) as http:
+        # Wait for a second minute so the first one is closed: its trades and its candle can then
+        # be read at different moments without the generator adding to it in between.
+        while len(sim.candles("005930")) < 2:
             await asyncio.sleep(0.02)
         everything = (await http.get("/_sim/candles", params={"symbol": "005930"})).json()
         first = everything[0]["time"]
