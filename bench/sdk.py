@@ -82,7 +82,7 @@ async def raw_consumer(url: str, codes: list[str], seconds: float) -> dict:
 async def sdk_consumer(url: str, codes: list[str], seconds: float, drops: int, drop_url: str) -> dict:
     import httpx
 
-    from backbone.client import MarketDataBackbone, OrderBookData, Resync, TickerData
+    from backbone.client import MarketDataBackbone, Resync, TickerData
     lat: list[float] = []
     counts = {"events": 0, "resyncs": 0}
     last_event = [0.0]
@@ -97,8 +97,6 @@ async def sdk_consumer(url: str, codes: list[str], seconds: float, drops: int, d
             counts["events"] += 1
             if isinstance(item, TickerData) and item.trade_value and measuring[0]:
                 lat.append((now - item.trade_value) / 1e6)
-            elif isinstance(item, OrderBookData):
-                pass
 
     measuring = [False]
     async with MarketDataBackbone(url) as bb:
@@ -115,12 +113,12 @@ async def sdk_consumer(url: str, codes: list[str], seconds: float, drops: int, d
                 before = bb.stream_stats.reconnects
                 t_drop = time.monotonic()
                 await http.post(drop_url)
-                while bb.stream_stats.reconnects == before or last_event[0] <= t_drop + 1e-3 or \
-                        last_event[0] < t_drop:
+                while bb.stream_stats.reconnects == before and time.monotonic() - t_drop < 30:
                     await asyncio.sleep(0.005)
-                    if time.monotonic() - t_drop > 30:
-                        break
-                recon.append((time.monotonic() - t_drop, bb.stream_stats.last_reconnect_s))
+                t_back = time.monotonic()  # first event after this (conservative by the poll step)
+                while last_event[0] < t_back and time.monotonic() - t_drop < 30:
+                    await asyncio.sleep(0.005)
+                recon.append((last_event[0] - t_drop, bb.stream_stats.last_reconnect_s))
                 await asyncio.sleep(1.0)
         st = bb.stream_stats
         for t in tasks:

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from backbone.backoff import Backoff, BackoffConfig
 
-from .channel_state import ChannelState, Item
+from .channel_state import ChannelState
 from .errors import Unauthorized
 from .models import Resync, StreamStats
 from .unifier import DataUnifier
