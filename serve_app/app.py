@@ -252,6 +252,8 @@ def create_app(config: ApiConfig | None = None, *, live: LiveSource | None = Non
 
     from .stream import install_stream  # WebSocket /ws gateway + /streams page (live-streams issue)
     install_stream(app, api_key=config.api_key, sectors=lambda: _jobs_read(db, job_queries.latest_sectors))
+    from .dashboard import install_dashboard  # GET / (dashboard page) + /static files
+    install_dashboard(app)
     return app
 
 

@@ -21,6 +21,7 @@ from .metrics import ApiMetrics
 log = logging.getLogger("serve_app")
 access_log = logging.getLogger("serve_app.access")
 OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PREFIXES = ("/static/",)  # dashboard JS/CSS/vendor files: code, no data (serve_app.dashboard)
 # Metric labels stay bounded whatever clients send (fuzzers send QUERY, TRACE, made-up verbs).
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _GOOD_INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -58,6 +59,7 @@ class RequestContextMiddleware:
 
         try:
             if self._api_key is not None and scope["path"] not in OPEN_PATHS \
+                    and not scope["path"].startswith(OPEN_PREFIXES) \
                     and not self._authorized(scope, headers):
                 await self._send_error(send_wrapper, "UNAUTHORIZED", "missing or wrong API key",
                                        request_id, {b"www-authenticate": b"ApiKey"})
