@@ -53,7 +53,18 @@ class Backend:
     def app(self):
         from serve_app.app import ApiConfig, create_app
         from serve_app.live_ray import RayLiveSource
-        return create_app(ApiConfig(dsn=self.dsn, change_feed=False, api_key=self.api_key), live=RayLiveSource(self.env.settings))
+        app = create_app(ApiConfig(dsn=self.dsn, change_feed=False, api_key=self.api_key),
+                         live=RayLiveSource(self.env.settings))
+
+        @app.post("/_test/drop_sockets")
+        async def drop_sockets() -> dict:
+            """Close every client WebSocket from the server side (the gateway itself stays up)."""
+            hub = app.state.stream_hub
+            clients = list(hub.clients) if hub is not None else []
+            for c in clients:
+                await c.ws.close(code=1012)
+            return {"dropped": len(clients)}
+        return app
 
     def start(self) -> "Backend":
         self.server = PortServer(self.app(), self.port).start()

@@ -1,10 +1,13 @@
-"""Streams against the running backend: survive a gateway restart (server-side disconnect) and an
-upstream KIS reconnect with no gaps or duplicates; a corrupted book copy is resynced."""
+"""Streams against the running backend: survive server-side disconnects (socket closed by the
+gateway; gateway restart) and an upstream KIS reconnect with no gaps or duplicates; a corrupted
+book copy is resynced; lost history gives an explicit Resync."""
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import defaultdict
+
+import httpx
 
 from backbone.client import MarketDataBackbone, OrderBookData, Resync, TickerData
 
@@ -54,7 +57,7 @@ def assert_continuous(items: list, ch: str) -> None:
     assert not bad, f"{ch}: discontinuities {bad[:5]} in {len(seqs)} events"
 
 
-async def test_streams_survive_gateway_restart_and_kis_reconnect(backend):
+async def test_streams_survive_server_disconnects_and_kis_reconnect(backend):
     a, b = SYMS[0], SYMS[1]
     async with MarketDataBackbone(backend.url) as bb:
         trades = Collector(bb.stream_ticker([a, b]))
@@ -63,11 +66,20 @@ async def test_streams_survive_gateway_restart_and_kis_reconnect(backend):
         await trades.until(lambda: all(trades.count(c) >= 3 for c in chans), 60, "first trades")
         await books.until(lambda: books.count(f"book:{a}") >= 3, 60, "first books")
 
+        # 0) the server closes the client's socket (gateway stays up)
+        before = {c: trades.count(c) for c in chans}
+        nbook = books.count(f"book:{a}")
+        async with httpx.AsyncClient() as http:
+            assert (await http.post(backend.url + "/_test/drop_sockets")).json()["dropped"] == 1
+        await trades.until(lambda: bb.stream_stats.reconnects >= 1, 30, "reconnect")
+        await trades.until(lambda: all(trades.count(c) >= before[c] + 5 for c in chans), 60, "trades after kill")
+        await books.until(lambda: books.count(f"book:{a}") >= nbook + 5, 60, "books after kill")
+
         # 1) server-side disconnect: the gateway goes away and comes back on the same port
         before = {c: trades.count(c) for c in chans}
         nbook = books.count(f"book:{a}")
         await asyncio.to_thread(backend.restart)
-        await trades.until(lambda: bb.stream_stats.reconnects >= 1, 30, "reconnect")
+        await trades.until(lambda: bb.stream_stats.reconnects >= 2, 30, "reconnect")
         await trades.until(lambda: all(trades.count(c) >= before[c] + 5 for c in chans), 60, "trades after restart")
         await books.until(lambda: books.count(f"book:{a}") >= nbook + 5, 60, "books after restart")
 
@@ -85,7 +97,7 @@ async def test_streams_survive_gateway_restart_and_kis_reconnect(backend):
             assert_continuous(trades.items[ch], ch)
         assert_continuous(books.items[f"book:{a}"], f"book:{a}")
         st = bb.stream_stats
-        assert st.connects >= 2 and st.checksum_mismatches == 0 and st.gaps == 0
+        assert st.connects >= 3 and st.checksum_mismatches == 0 and st.gaps == 0
         assert st.last_reconnect_s is not None
         assert bb.stream_stats.connects == st.connects  # one socket for both generators
 
