@@ -96,8 +96,8 @@ class DataUnifier:
             prev = self._last_volume.get(key)
             if prev is not None and (day is None or prev[0] is None or prev[0] == day) and volume < prev[1]:
                 flags.append(FLAG_VOLUME)
-            else:
-                self._last_volume[key] = (day, volume)
+            # always advance: one bad reading is flagged once, a new day's reset does not stick
+            self._last_volume[key] = (day, volume)
         if flags:
             self.suspicious += 1
             log.warning("suspicious ticker for %s from %s: %s", symbol, source, ", ".join(flags))

@@ -117,6 +117,7 @@ def test_unifier_flags_limits_and_volume_going_back():
     assert FLAG_LIMITS in wild.flags
     back = u.from_stream_trade(trade(3, price=70000, vol=90)["data"])
     assert back.suspicious and FLAG_VOLUME in back.flags
+    assert not u.from_stream_trade(trade(4, price=70000, vol=95)["data"]).suspicious  # flagged once, not forever
     rest = u.from_api({"symbol": "005930", "source": "rest",
                        "data": {"stck_prpr": "71000", "prdy_vrss": "500", "prdy_ctrt": "0.71", "acml_vol": "10",
                                 "stck_mxpr": "91000", "stck_llam": "49000"}})
