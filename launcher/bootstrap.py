@@ -145,3 +145,14 @@ def remove_own(state) -> None:
     if any(n.startswith("kis_socket:") for n in names):
         names += router_names()  # the routers exist for our socket actor
     remove_actors(names)
+
+
+def flush_candles(timeout_s: float = 15.0) -> bool:
+    """Before the head goes: the candle writer writes what it holds (or spills it to disk)."""
+    from actors.candle_writer import ACTOR_NAME
+    try:
+        writer = ray.get_actor(ACTOR_NAME, namespace=NAMESPACE)
+    except ValueError:
+        return False
+    ray.get(writer.close.remote(timeout_s - 2), timeout=timeout_s)
+    return True

@@ -79,7 +79,7 @@ def ray_processes(temp_dir: str) -> list[psutil.Process]:
     return list(seen.values())
 
 
-def stop_ray_head(head_pid: int | None, temp_dir: str, timeout_s: float = 15.0) -> list[str]:
+def stop_ray_head(head_pid: int | None, temp_dir: str, timeout_s: float = 8.0) -> list[str]:
     """SIGTERM the `ray start --block` process and every process of the head; SIGKILL what is
     left after `timeout_s`. Returns the processes that needed SIGKILL."""
     procs = ray_processes(temp_dir)
@@ -88,8 +88,9 @@ def stop_ray_head(head_pid: int | None, temp_dir: str, timeout_s: float = 15.0) 
             os.kill(head_pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-    # `ray start --block` alone can take 30 s+ once a driver and Serve have run (graceful drain);
-    # like `ray stop`, every process of the head gets SIGTERM at once, SIGKILL after the grace.
+    # `ray start --block` alone can take 30 s+ once actors and Serve have run (graceful drain);
+    # like `ray stop`, every process of the head gets SIGTERM at once, SIGKILL after the grace
+    # (the launcher has flushed the candle writer before; nothing else holds unsaved state).
     alive = _wait_gone(procs, 1.0)
     stubborn: list[str] = []
     for sig_fn in (psutil.Process.terminate, psutil.Process.kill):
@@ -108,8 +109,9 @@ def stop_ray_head(head_pid: int | None, temp_dir: str, timeout_s: float = 15.0) 
 
 def _name(p: psutil.Process) -> str:
     try:
-        return f"{p.pid}:{' '.join(p.cmdline())[:80]}"
-    except psutil.Error:
+        cmd = p.cmdline()
+        return (cmd[0].strip() if cmd and cmd[0].startswith("ray::") else p.name()) or str(p.pid)
+    except (psutil.Error, IndexError):
         return str(p.pid)
 
 

@@ -259,6 +259,8 @@ class Run:
         steps = []
         if self.sectors is not None:
             steps.append(("sector cycle", self.sectors.stop))
+        if self.ray_connected and (self.ray_head is not None or "candle-writer" in self.state.actors):
+            steps.append(("candle writer flush", B.flush_candles))
         if self.ray_connected and self.ray_head is None:  # external cluster: remove only our parts
             steps.append(("Serve app and actors", lambda: B.remove_own(self.state)))
         if self.ray_connected:
@@ -274,7 +276,7 @@ class Run:
             t0 = time.monotonic()
             try:
                 fn()
-                say(f"  {name} stopped ({time.monotonic() - t0:.1f} s)")
+                say(f"  {name}: done ({time.monotonic() - t0:.1f} s)")
             except BaseException as exc:  # noqa: BLE001 - go on stopping the rest
                 say(f"  {name}: {type(exc).__name__}: {exc}")
         self.state.remove()
@@ -283,7 +285,9 @@ class Run:
     def _stop_ray_head(self) -> None:
         killed = P.stop_ray_head(self.state.ray_head_pid, self.state.ray_temp_dir)
         if killed:
-            say(f"  (SIGKILL needed for {killed})")
+            names = sorted(set(killed))
+            say(f"  ({len(killed)} Ray processes needed SIGKILL after the grace period: {', '.join(names[:8])}"
+                f"{' ...' if len(names) > 8 else ''})")
 
     def _stop_pg(self) -> None:
         if self.pg is not None:
