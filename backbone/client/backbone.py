@@ -150,6 +150,12 @@ class MarketDataBackbone:
         self.cache.put(key, t, symbol=sym)
         return t
 
+    async def warm_cache(self, symbols: Iterable[str] | str) -> int:
+        """Fetch the REST ticker of `symbols` into the cache (seed 004); returns how many answered."""
+        got = await asyncio.gather(*(self.get_ticker(s, ChannelChoice.REST_ONLY) for s in _symbols(symbols)),
+                                   return_exceptions=True)
+        return sum(1 for g in got if isinstance(g, TickerData))
+
     async def _first_streamed(self, sym: str, timeout_s: float) -> TickerData:
         async def first() -> TickerData:
             async for item in self.stream_ticker([sym]):

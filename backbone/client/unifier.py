@@ -4,7 +4,7 @@ become one TickerData; consistency checks flag suspicious data instead of passin
 Checks:
 - price > 0 and within the day's price limits: KRX's +-30 % of the previous close (REST gives the
   limits themselves, stck_mxpr / stck_llam; elsewhere previous close = price - change);
-- cumulative volume never goes backwards within a day, per symbol and source.
+- cumulative volume never goes backwards within a day, per symbol, source and path.
 """
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def _time(v: Any) -> datetime | None:
 class DataUnifier:
     def __init__(self, daily_limit: float = DAILY_LIMIT) -> None:
         self.daily_limit = daily_limit
-        self._last_volume: dict[tuple[str, str], tuple[Any, int]] = {}  # (symbol, source) -> (day, volume)
+        # (symbol, source, via) -> (day, volume): an HTTP read may lag the stream, so paths are apart
+        self._last_volume: dict[tuple[str, str, str], tuple[Any, int]] = {}
         self.suspicious = 0
 
     # ------------------------------------------------------------------ shapes -> TickerData
@@ -92,7 +93,7 @@ class DataUnifier:
             if lo is not None and not (lo <= price <= hi):
                 flags.append(FLAG_LIMITS)
         if volume is not None:
-            key, day = (symbol, source), (t.date() if t else None)
+            key, day = (symbol, source, via), (t.date() if t else None)
             prev = self._last_volume.get(key)
             if prev is not None and (day is None or prev[0] is None or prev[0] == day) and volume < prev[1]:
                 flags.append(FLAG_VOLUME)
