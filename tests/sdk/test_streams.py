@@ -87,6 +87,7 @@ async def test_streams_survive_server_disconnects_and_kis_reconnect(backend):
         before = {c: trades.count(c) for c in chans}
         nbook = books.count(f"book:{a}")
         await asyncio.to_thread(backend.env.fault, "drop")
+        await trades.until(lambda: backend.env.stats()["connections"]["total"] >= 2, 30, "KIS reconnect")
         await trades.until(lambda: all(trades.count(c) >= before[c] + 5 for c in chans), 60, "trades after drop")
         await books.until(lambda: books.count(f"book:{a}") >= nbook + 5, 60, "books after drop")
         await trades.stop()
