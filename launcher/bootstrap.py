@@ -60,6 +60,14 @@ def start_actors(settings: Settings, dsn: str) -> tuple[object, list[str]]:
     return socket, [n for n in names if n not in before]
 
 
+def serve_running() -> bool:
+    try:
+        ray.get_actor("SERVE_CONTROLLER_ACTOR", namespace="serve")
+        return True
+    except ValueError:
+        return False
+
+
 def deploy_serve(settings: Settings, dsn: str, watchlist: list[str], api_key: str | None) -> None:
     """The API + /ws gateway; dsn and key go in as bound arguments (not the cluster's env), so
     they also reach replicas on a cluster started elsewhere."""
@@ -139,7 +147,9 @@ def remove_own(state) -> None:
     """On a cluster this run did not start: delete our Serve app and the actors we created."""
     from ray import serve
 
-    if state.serve_deployed:
+    if state.serve_started:
+        serve.shutdown()  # Serve itself was started by this run: remove it whole
+    elif state.serve_deployed:
         serve.delete(APP_NAME)
     names = list(state.actors)
     if any(n.startswith("kis_socket:") for n in names):

@@ -172,6 +172,7 @@ class Run:
         self.done(t0, f"created {created}" if created else "all existed (attached)")
 
         t0 = self.step(f"Serve app on :{s.serve_port}")
+        self.state.serve_started = not B.serve_running()
         self.state.serve_deployed = True
         self.state.save()
         B.deploy_serve(s, dsn, watchlist, s.api_key.get_secret_value() if s.api_key else None)

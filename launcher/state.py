@@ -30,6 +30,7 @@ class RunState:
     pg_data_dir: str | None = None  # set only when this run started the embedded server
     actors: list[str] = field(default_factory=list)  # detached actors this run created
     serve_deployed: bool = False
+    serve_started: bool = False  # Serve was not running on the cluster before this run
 
     @staticmethod
     def path(data_dir: str | os.PathLike) -> Path:
