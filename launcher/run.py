@@ -114,6 +114,7 @@ class Run:
     def start(self) -> None:
         s = self.settings
         watchlist = parse_watchlist(os.environ.get("WATCHLIST"))
+        self._check_ports()
         self.state.save()
 
         t0 = self.step("PostgreSQL")
@@ -188,6 +189,21 @@ class Run:
         self.sectors.start()
         self.done(t0, ", ".join(f"{n} {k}" for k, n in sorted(states.items())))
         self._print_urls(watchlist)
+
+    def _check_ports(self) -> None:
+        """Fail before starting anything when a port we would bind is taken (another run, a test)."""
+        s = self.settings
+        wanted = {"SERVE_PORT": s.serve_port}
+        if s.uses_simulator:
+            wanted.update(SIM_REST_PORT=s.sim_rest_port, SIM_WS_PORT=s.sim_ws_port)
+        if not s.ray_address:
+            wanted.update(RAY_HEAD_PORT=int(os.environ.get("RAY_HEAD_PORT", "6379")),
+                          RAY_DASHBOARD_PORT=int(os.environ.get("RAY_DASHBOARD_PORT", "8265")))
+        taken = [f"{name}={port}" for name, port in wanted.items() if P.port_open("127.0.0.1", port)]
+        if taken:
+            raise P.StartError(f"port(s) already in use: {', '.join(taken)}; stop what uses them or set "
+                               f"these variables to free ports" + ("" if s.ray_address else
+                               " (or RAY_ADDRESS to join a running Ray)"))
 
     def _start_ray(self, dsn: str) -> None:
         import ray
