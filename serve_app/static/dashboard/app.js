@@ -56,6 +56,7 @@ const stream = new StreamClient(`${proto}//${location.host}/ws${apiKey ? "?api_k
   state.connected = s.connected; state.reconnects = s.reconnects; state.closeCode = s.closeCode;
   dirty.status = true;
 });
+window.dashboardStream = stream;
 stream.subscribe(["status", "whale", "sectors"]);
 
 const dirty = {trades: true, book: true, whales: true, sectors: true, status: true, header: true};

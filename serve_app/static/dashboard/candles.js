@@ -58,6 +58,7 @@ export class CandleChart {
     this.volume = this.chart.addHistogramSeries({priceScaleId: "vol", priceFormat: {type: "volume"},
       lastValueVisible: false, priceLineVisible: false});
     this.chart.priceScale("vol").applyOptions({scaleMargins: {top: 0.8, bottom: 0}});
+    this.chart.priceScale("right").applyOptions({scaleMargins: {top: 0.06, bottom: 0.24}});
   }
 
   get ready() { return !!this.chart; }

@@ -55,14 +55,14 @@ export function status(el, state, stream) {
   const rows = [
     ["Stream", state.connected ? '<span class="pill ok">connected</span>'
       : `<span class="pill bad">${state.closeCode === 4401 ? "API key refused" : "reconnecting"}</span>`],
-    ["Upstream (KIS)", `<span class="pill ${upstream === "connected" ? "ok" : "warn"}">${esc(upstream)}</span>`],
-    ["Registrations", budget ? `${num(used)} / ${num(budget)}<div class="meter"><div style="width:${share}%"></div></div>` : "–"],
-    ["Upstream reconnects", num(st.reconnects)],
+    ["Upstream", `<span class="pill ${upstream === "connected" ? "ok" : "warn"}">${esc(upstream)}</span>`],
+    ["Budget", budget ? `${num(used)} / ${num(budget)}<div class="meter"><div style="width:${share}%"></div></div>` : "–"],
+    ["Reconnects", num(st.reconnects)],
     ["Last frame", st.last_frame_age_s == null ? "–" : `${Number(st.last_frame_age_s).toFixed(1)} s ago`],
     ["Database", api.error ? `<span class="pill bad">${esc(api.error)}</span>`
       : api.db_up === undefined ? "–" : `<span class="pill ${api.db_up ? "ok" : "bad"}">${api.db_up ? "up" : "down"}</span>`],
-    ["Candle cache", api.cache ? `${num(api.cache.entries ?? api.cache.size)} entries, hit ${pct(100 * (api.cache.hit_rate || 0))}` : "–"],
-    ["Stream resumes", `${num(stream.reconnects)} reconnects · ${num(stream.gaps)} gaps`],
+    ["Candle cache", api.cache ? `${num(api.cache.entries)} · hit ${pct(100 * (api.cache.hit_rate || 0))}` : "–"],
+    ["Resumes / gaps", `${num(stream.reconnects)} / ${num(stream.gaps)}`],
   ];
   if (st.alerts_held) rows.push(["Alerts", `<span class="pill warn">${esc(st.alerts_held)}</span>`]);
   const errs = state.errors.slice(-3).map(e => `<div class="err">${esc(e.code)}: ${esc(e.message)}</div>`).join("");
@@ -78,8 +78,8 @@ export function book(el, b, state) {
     return;
   }
   badge.className = `badge ${b.ok ? "ok" : "bad"}`;
-  badge.textContent = b.ok ? `checksum ok · seq ${state.bookSeq}` : "checksum mismatch · resync";
-  badge.title = `CRC32 ${b.checksum} · ${state.deltas} deltas · ${state.resyncs} resyncs`;
+  badge.textContent = b.ok ? "✓ checksum ok" : "checksum mismatch · resync";
+  badge.title = `seq ${state.bookSeq} · CRC32 ${b.checksum} · ${state.deltas} deltas · ${state.resyncs} resyncs`;
   const max = Math.max(1, ...b.asks.map(l => l[1]), ...b.bids.map(l => l[1]));
   const row = (cls, [p, s]) => `<tr class="${cls}"><td class="bar-cell"><div class="bar" style="width:${(100 * s / max).toFixed(1)}%"></div>
     <span>${num(s)}</span></td><td class="px">${num(p)}</td></tr>`;
@@ -99,18 +99,19 @@ export function trades(el, list) {
 
 export function whales(el, list) {
   if (!list.length) { el.innerHTML = '<div class="empty">no whale prints yet</div>'; return; }
-  el.innerHTML = `<table class="whales"><thead><tr><th>time</th><th>symbol</th><th>side</th><th>size</th><th>notional</th></tr></thead><tbody>${
-    list.map(a => `<tr class="${a.side === "buy" ? "buy" : a.side === "sell" ? "sell" : ""}" title="${esc((a.reasons || []).join(", "))}">
+  el.innerHTML = `<table class="whales"><thead><tr><th>time</th><th>symbol</th><th>side</th><th>notional</th></tr></thead><tbody>${
+    list.map(a => `<tr class="${a.side === "buy" ? "buy" : a.side === "sell" ? "sell" : ""}"
+      title="${num(a.total_size)} shares in ${num(a.count)} print(s) · vwap ${num(a.vwap)} · ${esc((a.reasons || []).join(", "))}">
       <td>${esc(clock(a.last_time || a.first_time))}</td><td>${esc(a.symbol)}</td><td>${esc(a.side)}</td>
-      <td>${num(a.total_size)}</td><td>${won(a.notional)}</td></tr>`).join("")}</tbody></table>`;
+      <td>${won(a.notional)}</td></tr>`).join("")}</tbody></table>`;
 }
 
 export function sectors(el, data) {
   const list = data && data.sectors || [];
   if (!list.length) { el.innerHTML = '<div class="empty">no sector aggregation yet (jobs.sectors)</div>'; return; }
   const top = m => m && m.length ? `${esc(m[0].name || m[0].symbol)} <span class="${sign(m[0].change_pct)}">${pct(m[0].change_pct)}</span>` : "–";
-  el.innerHTML = `<table class="sectors"><thead><tr><th>sector</th><th>equal-wt</th><th>value-wt</th><th>adv / dec / unch</th><th>top gainer</th><th>top loser</th></tr></thead><tbody>${
-    list.map(s => `<tr><td>${esc(s.sector)}</td><td class="${sign(s.equal_weighted_change)}">${pct(s.equal_weighted_change)}</td>
+  el.innerHTML = `<table class="sectors"><thead><tr><th>sector</th><th title="equal-weighted change">EW</th><th title="value-weighted change">VW</th><th title="advancers / decliners / unchanged">A / D / U</th><th>top gainer</th><th>top loser</th></tr></thead><tbody>${
+    list.map(s => `<tr class="${s.priced ? "" : "unpriced"}" title="${num(s.priced)} of ${num(s.symbols)} symbols priced"><td>${esc(s.sector)}</td><td class="${sign(s.equal_weighted_change)}">${pct(s.equal_weighted_change)}</td>
       <td class="${sign(s.value_weighted_change)}">${pct(s.value_weighted_change)}</td>
       <td><span class="up">${num(s.advancers)}</span> / <span class="down">${num(s.decliners)}</span> / ${num(s.unchanged)}</td>
       <td>${top(s.top_gainers)}</td><td>${top(s.top_losers)}</td></tr>`).join("")}</tbody></table>
