@@ -80,11 +80,10 @@ def test_make_run_serves_candles_and_stops_everything(run_dir: Path):
             assert state is not None and state.launcher_pid == proc.pid
             assert state.ray_head_pid and state.simulator_pid and state.pg_data_dir
 
-            def upstream_connected():
-                body = http.get("/api/status").json()
-                return body if body["upstream"]["socket"]["connection"]["state"] == "connected" else None
-            status = _wait("upstream connected in /api/status", upstream_connected, 60, proc, out)
-            assert status["upstream"]["socket"]["registrations"]["used"] >= 1
+            def upstream_connected():  # the watchlist is subscribed just after Serve is up
+                sock = http.get("/api/status").json()["upstream"]["socket"]
+                return sock["connection"]["state"] == "connected" and sock["registrations"]["live"] >= 1
+            _wait("upstream connected with live registrations in /api/status", upstream_connected, 90, proc, out)
 
             now = datetime.now(timezone.utc)
             params = {"interval": "1m", "fill": "false", "from": (now - timedelta(days=6)).date().isoformat(),
