@@ -31,6 +31,7 @@ async function api(path) {
 
 // ------------------------------------------------------------------ chart
 const chart = new CandleChart($("chart"));
+state.chart = chart.stats();
 let candleRequest = 0;
 
 async function loadCandles() {
