@@ -207,6 +207,12 @@ async def test_dashboard_live(ray_env, make_env, pg_dsn, tmp_path, monkeypatch):
                                  "5m candles")
                 assert st["mismatches"] == 0 and st["errors"] == []
                 await page.screenshot(path=str(OUT / "dashboard-5m.png"))
+
+                # symbol switch: the old channels are dropped, the new book and trades arrive
+                await page.select_option("#symbol", "000660")
+                st = await until(page, "d.symbol === '000660' && d.book && d.book.ok && d.trades.length >= 3 "
+                                       "&& d.trades.every(t => t.symbol === '000660')", "the switch to 000660")
+                assert st["mismatches"] == 0
                 assert failed == [], f"failed requests or page errors: {failed}"
             finally:
                 await browser.close()

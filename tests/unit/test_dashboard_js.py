@@ -46,10 +46,15 @@ def random_books(rng: random.Random, n: int, decimal: bool):
     for i in range(n):
         mid += rng.choice((-100, 0, 100))
         tick = Decimal("0.25") if decimal else 100
-        base = Decimal("187.5") if decimal else mid
-        asks = [BookLevel(base + tick * (k + 1 + rng.randint(0, 1)), rng.randint(1, 5000)) for k in range(10)]
-        bids = [BookLevel(base - tick * k, rng.randint(1, 5000)) for k in range(rng.randint(6, 10))]
-        asks = sorted({lv.price: lv for lv in asks}.values(), key=lambda lv: lv.price)
+        base = Decimal("187.5") + tick * (mid - 70_000) // 100 if decimal else mid
+        # full sides with uneven gaps (levels scroll in and out of the window), sometimes a short side
+        asks, bids, p, q = [], [], base, base
+        for _ in range(10 if rng.random() < 0.8 else rng.randint(5, 9)):
+            p += tick * rng.randint(1, 2)
+            asks.append(BookLevel(p, rng.randint(1, 5000)))
+        for _ in range(10 if rng.random() < 0.8 else rng.randint(5, 9)):
+            bids.append(BookLevel(q, rng.randint(1, 5000)))
+            q -= tick * rng.randint(1, 2)
         yield OrderBook("X", T0 + timedelta(seconds=i), tuple(asks), tuple(bids), 0, 0, None)
 
 
