@@ -161,7 +161,7 @@ async def test_dashboard_live(ray_env, make_env, pg_dsn, tmp_path, monkeypatch):
                 await page.goto(f"{gw.http_url}/?api_key={api_key}&symbol={SYM}")
 
                 # history with filled candles, live trades drawing the forming candle, a verified book
-                st = await until(page, "d.candles.loaded > 0 && d.chart.filled >= 10 && d.tradeCount >= 5 "
+                st = await until(page, "d.candles.interval === '1m' && d.candles.loaded > 0 && d.chart.filled >= 10 && d.tradeCount >= 5 "
                                        "&& d.chart.live >= 1 && d.deltas >= 5 && d.book && d.book.ok "
                                        "&& d.status && d.status.state === 'connected'", "a live dashboard")
                 assert st["chart"]["filled"] >= GAP[1] - GAP[0]
@@ -203,9 +203,11 @@ async def test_dashboard_live(ray_env, make_env, pg_dsn, tmp_path, monkeypatch):
 
                 # interval switch: 5m candles, the 15-minute gap is three filled 5m candles
                 await page.click("#intervals button[data-ivl='5m']")
-                st = await until(page, "d.interval === '5m' && d.candles.loaded > 0 && d.chart.filled >= 3",
+                st = await until(page, "d.candles.interval === '5m' && d.candles.loaded > 0 && d.chart.filled >= 3",
                                  "5m candles")
                 assert st["mismatches"] == 0 and st["errors"] == []
+                assert st["chart"]["bars"] <= st["candles"]["loaded"] + 1  # 5m bars, not the 1m ones
+                await page.wait_for_timeout(300)  # one render after the load
                 await page.screenshot(path=str(OUT / "dashboard-5m.png"))
 
                 # symbol switch: the old channels are dropped, the new book and trades arrive

@@ -1,7 +1,7 @@
 // The dashboard page: wires the API (/api/*), the stream (/ws) and the views together.
 // State for tests and debugging: window.dashboard.
 import {applyDelta, fromSnapshot} from "./book.js";
-import {CandleChart, INTERVAL_S} from "./candles.js";
+import {CandleChart, INTERVAL_S, bucketOf, localSeconds} from "./candles.js";
 import {StreamClient} from "./stream.js";
 import * as view from "./view.js";
 
@@ -34,20 +34,32 @@ const chart = new CandleChart($("chart"));
 state.chart = chart.stats();
 let candleRequest = 0;
 
-async function loadCandles() {
+async function loadCandles(replay = true) {
   const id = ++candleRequest, sym = state.symbol, ivl = state.interval;
   try {
     const body = await api(`/api/candles/${encodeURIComponent(sym)}?interval=${ivl}`);
     if (id !== candleRequest) return;  // a newer request (symbol/interval switch) won
     chart.setHistory(body.candles, ivl);
-    state.candles = {loaded: body.candles.length, error: null};
+    state.candles = {loaded: body.candles.length, error: null, interval: ivl};
+    if (replay) replayTrades(ivl);
   } catch (e) {
     if (id !== candleRequest) return;
     chart.setHistory([], ivl);  // live trades still draw the forming candle
-    state.candles = {loaded: 0, error: e.code === "NO_DATA_FOUND" ? "no candles yet" : e.message};
+    if (replay) replayTrades(ivl);
+    state.candles = {loaded: 0, error: e.code === "NO_DATA_FOUND" ? "no candles yet" : e.message, interval: ivl};
   }
   chart.fit();
+  state.chart = chart.stats();
   view.chartNote($("chart-note"), state.candles, ivl);
+}
+
+/** After a switch: the buffered trades newer than the history open the forming candle at once
+ * (its volume counts only the buffered prints until the next history refresh). */
+function replayTrades(ivl) {
+  const last = chart.bars.length ? chart.bars[chart.bars.length - 1].time : -Infinity;
+  for (const t of state.trades.slice().reverse()) {
+    if (bucketOf(localSeconds(t.time), ivl) > last) chart.addTrade(t);
+  }
 }
 
 // ------------------------------------------------------------------ stream
@@ -128,6 +140,8 @@ function selectSymbol(sym) {
   Object.assign(state, {symbol: sym, trades: [], lastTrade: null, book: null, bookSeq: null,
                         awaitingSnapshot: true});
   chart.clear();
+  state.candles = {loaded: 0, error: null, interval: null};
+  state.chart = chart.stats();
   params.set("symbol", sym);
   history.replaceState(null, "", `?${params}`);
   stream.subscribe([`trade:${sym}`, `book:${sym}`]);
@@ -141,6 +155,8 @@ function selectInterval(ivl) {
   history.replaceState(null, "", `?${params}`);
   document.querySelectorAll("#intervals button").forEach(b => b.classList.toggle("active", b.dataset.ivl === ivl));
   chart.clear();
+  state.candles = {loaded: 0, error: null, interval: null};
+  state.chart = chart.stats();
   loadCandles();
 }
 
@@ -193,6 +209,6 @@ async function start() {
   refreshSectors();
   setInterval(render, 200);
   setInterval(refreshStatus, 10000);
-  setInterval(() => loadCandles(), 60000);  // closed buckets and gap fills from the database
+  setInterval(() => loadCandles(false), 60000);  // closed buckets and gap fills from the database
 }
 start();
