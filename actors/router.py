@@ -175,6 +175,11 @@ class RouterActor:
         return self._s.stats(reset_lags)
 
     @ray.method(concurrency_group="control")
+    def node_id(self) -> str:
+        """The Ray node this router runs on (hex), e.g. to check placement on a cluster."""
+        return ray.get_runtime_context().get_node_id()
+
+    @ray.method(concurrency_group="control")
     def status(self) -> dict:
         return {**self._core.status(), "pending_alerts": len(self._pending_alerts),
                 "pending_candles": len(self._candles), "pid": os.getpid()}
@@ -240,6 +245,11 @@ class RouterActor:
             self._candles.popleft()
 
 
-def get_or_create_router(symbol: str, config: RouterConfig | None = None):
+def get_or_create_router(symbol: str, config: RouterConfig | None = None, scheduling_strategy=None):
+    """Race-safe get-or-create. By default Ray's "DEFAULT" strategy places a new router (it asks for
+    no CPU) where it likes, not necessarily spread; `scheduling_strategy` (e.g. "SPREAD" or a
+    NodeAffinitySchedulingStrategy) chooses placement. Config and strategy are ignored when the
+    router already exists, so a router placed first is the one the socket owner later feeds by name."""
+    extra = {} if scheduling_strategy is None else {"scheduling_strategy": scheduling_strategy}
     return RouterActor.options(name=router_name(symbol), namespace=NAMESPACE, lifetime="detached",
-                               get_if_exists=True).remote(symbol, config)
+                               get_if_exists=True, **extra).remote(symbol, config)
