@@ -167,19 +167,19 @@ async def test_dashboard_live(ray_env, make_env, pg_dsn, tmp_path, monkeypatch):
                 assert st["chart"]["filled"] >= GAP[1] - GAP[0]
                 assert st["status"]["registrations_budget"] == 41 and st["status"]["registrations_used"] >= 2
                 assert await page.locator("#chart canvas").count() > 0
-                assert "checksum ok" in await page.locator("#book-check").inner_text()
-                assert await page.locator("#book tr.ask").count() == 10
-                assert await page.locator("#book tr.bid").count() == 10
-                assert await page.locator("#trades tbody tr").count() >= 5
+                await until(page, "document.querySelector('#book-check').textContent.includes('checksum ok') "
+                                  "&& document.querySelectorAll('#book tr.ask').length === 10 "
+                                  "&& document.querySelectorAll('#book tr.bid').length === 10 "
+                                  "&& document.querySelectorAll('#trades tbody tr').length >= 5", "the rendered panels")
 
                 # sectors: one jobs.sectors cycle -> the `sectors` channel -> the table
                 await run_sector_cycle(pg_dsn)
-                await until(page, "d.sectors && d.sectors.sectors.length > 0", "sectors", timeout=20)
-                assert await page.locator("#sectors tbody tr").count() > 0
+                await until(page, "d.sectors && d.sectors.sectors.length > 0 "
+                                  "&& document.querySelectorAll('#sectors tbody tr').length > 0", "sectors", timeout=20)
 
                 # whales: large prints -> router -> alert sender -> `whale` channel -> the feed
-                await until(page, "d.whales.length >= 1", "a whale print", timeout=30)
-                assert await page.locator("#whales tbody tr").count() >= 1
+                await until(page, "d.whales.length >= 1 && document.querySelectorAll('#whales tbody tr').length >= 1",
+                            "a whale print", timeout=30)
 
                 # the socket drops: the page reconnects and resumes without a gap or a mismatch
                 before = st["tradeCount"]
@@ -206,7 +206,8 @@ async def test_dashboard_live(ray_env, make_env, pg_dsn, tmp_path, monkeypatch):
                 st = await until(page, "d.candles.interval === '5m' && d.candles.loaded > 0 && d.chart.filled >= 3",
                                  "5m candles")
                 assert st["mismatches"] == 0 and st["errors"] == []
-                assert st["chart"]["bars"] <= st["candles"]["loaded"] + 1  # 5m bars, not the 1m ones
+                # 5m bars (history + the forming ones from buffered trades), not the 390 1m ones
+                assert st["chart"]["bars"] <= st["candles"]["loaded"] + 5 < 200
                 await page.wait_for_timeout(300)  # one render after the load
                 await page.screenshot(path=str(OUT / "dashboard-5m.png"))
 
