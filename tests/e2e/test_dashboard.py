@@ -158,6 +158,8 @@ async def test_dashboard_live(ray_env, make_env, pg_dsn, tmp_path, monkeypatch):
                 failed: list[str] = []
                 page.on("requestfailed", lambda r: failed.append(r.url))
                 page.on("pageerror", lambda e: failed.append(f"page error: {e}"))
+                requested: list[str] = []
+                page.on("request", lambda r: requested.append(r.url))
                 await page.goto(f"{gw.http_url}/?api_key={api_key}&symbol={SYM}")
 
                 # history with filled candles, live trades drawing the forming candle, a verified book
@@ -217,6 +219,8 @@ async def test_dashboard_live(ray_env, make_env, pg_dsn, tmp_path, monkeypatch):
                                        "&& d.trades.every(t => t.symbol === '000660')", "the switch to 000660")
                 assert st["mismatches"] == 0
                 assert failed == [], f"failed requests or page errors: {failed}"
+                external = [u for u in requested if not u.startswith((gw.http_url, "data:"))]
+                assert external == [], f"the page must work offline (no CDN): {external}"
             finally:
                 await browser.close()
     finally:
