@@ -155,11 +155,15 @@ class CandleRepairer:
         session_day = date.fromisoformat(day) if day else datetime.now(KST).date()
         now = datetime.fromisoformat(now_iso) if now_iso else None
         async with self._lock:
-            conn = await asyncpg.connect(self._dsn, timeout=10)
             try:
-                results = await backfill_session(conn, symbols, session_day, self._fetch, now)
-            finally:
-                await conn.close()
+                conn = await asyncpg.connect(self._dsn, timeout=10)
+                try:
+                    results = await backfill_session(conn, symbols, session_day, self._fetch, now)
+                finally:
+                    await conn.close()
+            except Exception as e:  # noqa: BLE001 - typed answer; the caller may not await it
+                self.last_error = f"backfill: {type(e).__name__}: {str(e)[:200]}"
+                return {"error": {"code": "BACKFILL_FAILED", "message": self.last_error}}
             self.counters["backfills"] += 1
             for r in results:
                 self._count(r)

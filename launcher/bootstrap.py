@@ -43,11 +43,13 @@ def start_actors(settings: Settings, dsn: str) -> tuple[object, list[str]]:
     from actors.candle_writer import ACTOR_NAME as WRITER_NAME
     from actors.candle_writer import get_or_create as get_or_create_writer
     from actors.kis_socket import get_or_create_socket_actor
+    from actors.repairer import ACTOR_NAME as REPAIRER_NAME
+    from actors.repairer import get_or_create as get_or_create_repairer
     from actors.router import ALERT_SENDER_NAME
     from upstream.options import SocketOptions
 
     sock_name = socket_actor_name(settings)
-    names = [WRITER_NAME, SCHEDULER_NAME, ALERT_SENDER_NAME, sock_name]
+    names = [WRITER_NAME, SCHEDULER_NAME, ALERT_SENDER_NAME, sock_name, REPAIRER_NAME]
     before = {n for n in names if _exists(n)}
     # sinks first: the socket's routers look the writer and the alert sender up by name
     writer = get_or_create_writer(dsn, data_dir=settings.data_dir)
@@ -55,7 +57,9 @@ def start_actors(settings: Settings, dsn: str) -> tuple[object, list[str]]:
                                            get_if_exists=True).remote(dsn)
     alerts = get_or_create_alert_sender(dsn, settings.alert_webhook_urls, sock_name)
     socket = get_or_create_socket_actor(settings, SocketOptions.from_settings(settings, database_dsn=dsn))
-    ray.get([writer.stats.remote(), scheduler.stats.remote(), socket.ping.remote()], timeout=120)
+    repairer = get_or_create_repairer(dsn, sock_name)  # tick-loss gaps -> minute-chart REST rewrite
+    ray.get([writer.stats.remote(), scheduler.stats.remote(), socket.ping.remote(), repairer.stats.remote()],
+            timeout=120)
     del alerts
     return socket, [n for n in names if n not in before]
 
@@ -84,8 +88,19 @@ def deploy_serve(settings: Settings, dsn: str, watchlist: list[str], api_key: st
 
 
 def subscribe_watchlist(socket, symbols: list[str]) -> dict[str, str]:
-    return ray.get(socket.acquire.remote(WATCHLIST_REQUESTER, subscriptions(symbols), PRIORITY_WATCHLIST),
-                   timeout=60)
+    states = ray.get(socket.acquire.remote(WATCHLIST_REQUESTER, subscriptions(symbols), PRIORITY_WATCHLIST),
+                     timeout=60)
+    backfill_today(symbols)
+    return states
+
+
+def backfill_today(symbols: list[str]) -> None:
+    """Start-up backfill of today's missing minutes, in the repairer (not awaited: start-up goes on)."""
+    from actors.repairer import ACTOR_NAME
+    try:
+        ray.get_actor(ACTOR_NAME, namespace=NAMESPACE).backfill.remote(list(symbols))
+    except ValueError:
+        log.warning("no candle repairer: start-up backfill skipped")
 
 
 class SectorLoop:

@@ -8,6 +8,7 @@ first print), so comparisons start at the minute after it."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -94,6 +95,14 @@ def _mismatches(env, dsn: str, symbol: str, last: datetime) -> list:
     return out
 
 
+def _wait_equal(env, dsn: str, symbol: str, last: datetime, timeout: float = 20.0) -> None:
+    """The writer may still be flushing the newest minutes: bounded wait, then fail with the diff."""
+    deadline = time.monotonic() + timeout
+    while (diff := _mismatches(env, dsn, symbol, last)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not diff, f"{symbol}: {len(diff)} stored minutes differ from the simulator's record: {diff[:5]}"
+
+
 def _wait_minutes(dsn: str, n: int, after: dict[str, datetime] | None = None, timeout: float = 40.0):
     """Until every symbol has at least n stored minutes (after `after[symbol]` when given)."""
     def ready():
@@ -123,9 +132,8 @@ def test_lost_frames_are_repaired_to_the_simulators_record(make_env, pg_dsn, sin
     assert stats["gaps_seen"] >= 1 and stats["errors"] == 0, stats
     last = _wait_minutes(pg_dsn, 1, after=before)
 
-    for s in SYMBOLS:  # the writer may still be flushing the newest minutes: bounded wait, then compare
-        wait_for(lambda: not _mismatches(env, pg_dsn, s, last[s]), timeout=20, interval=0.5,
-                 what=f"{s}: stored minutes equal to the simulator's record")
+    for s in SYMBOLS:
+        _wait_equal(env, pg_dsn, s, last[s])
     repaired = [t for s in SYMBOLS for t, row in _stored(pg_dsn, s).items() if row[5] == "rest"]
     assert repaired, "no minute was rewritten from REST"
     assert ray.get(repairer.stats.remote())["dropped_minutes"] == 0
@@ -161,7 +169,30 @@ def test_database_outage_loses_no_candle(make_env, own_db, sinks, tmp_path):
     assert ray.get(writer.flush.remote(30.0), timeout=40), ray.get(writer.stats.remote())
     last = _wait_minutes(dsn, 2, after={s: before[s] + timedelta(minutes=3) for s in SYMBOLS})
     for s in SYMBOLS:
-        wait_for(lambda: not _mismatches(env, dsn, s, last[s]), timeout=20, interval=0.5,
-                 what=f"{s}: stored minutes equal to the simulator's record after the outage")
+        _wait_equal(env, dsn, s, last[s])
     stats = ray.get(writer.stats.remote())
     assert stats["spilled_pending"] == 0 and stats["spill_bad_lines"] == 0, stats
+
+
+def test_startup_backfill_fills_todays_missing_minutes(make_env, pg_dsn, sinks):
+    """Nothing streamed: the backfill alone stores every closed minute of the (simulated) session."""
+    from simulator.clock import previous_trading_day
+
+    # a past session (10:00 KST: open on every KRX day, late-opening exam days included)
+    day = previous_trading_day(datetime.now(KST).date())
+    env = make_env(symbols=SYMBOLS, clock="session", start=datetime(day.year, day.month, day.day, 10, 0, tzinfo=KST),
+                   speed=60, rate=5.0)
+    sock = get_or_create_socket_actor(env.settings, env.options())
+    assert ray.get(sock.ping.remote(), timeout=60) == "ok"
+    repairer = get_or_create_repairer(pg_dsn, socket_actor_name(env.settings), period_s=1000.0)
+    wait_for(lambda: all(len(env.sim.candles(s)) >= 6 for s in SYMBOLS), timeout=30, interval=0.5,
+             what="six simulated minutes")
+    now = env.sim.call(lambda: env.sim.sim.clock.now())
+    done = ray.get(repairer.backfill.remote(list(SYMBOLS), day.isoformat(), now.isoformat()), timeout=60)
+    assert set(done) == set(SYMBOLS) and all(n >= 5 for n in done.values()), done
+    closed = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
+    for s in SYMBOLS:
+        stored = _stored(pg_dsn, s)
+        sim = {t: row for t, row in _sim_record(env, s).items() if t <= closed}
+        assert {t: row[:5] for t, row in stored.items() if t.date() == day and t <= closed} == sim
+        assert all(row[5] == "rest" for t, row in stored.items() if t.date() == day)
