@@ -28,9 +28,11 @@ simulator: $(STAMP)
 	$(PY) -m simulator
 
 # Debian's chromium for the browser tests (Playwright drives it; `playwright install` is never used).
+# fonts-nanum: Korean glyphs for the dashboard screenshots.
 deps-browser:
-	@test -x /usr/bin/chromium || { S=$$(test $$(id -u) -eq 0 || echo sudo); \
-	  $$S apt-get update -q && $$S apt-get install -y -q chromium; }
+	@{ test -x /usr/bin/chromium && test -d /usr/share/fonts/truetype/nanum; } || { \
+	  S=$$(test $$(id -u) -eq 0 || echo sudo); \
+	  $$S apt-get update -q && $$S apt-get install -y -q chromium fonts-nanum; }
 
 # Schema migrations on DATABASE_URL, or on the embedded PostgreSQL under .data/pg.
 migrate: $(STAMP)
@@ -51,8 +53,10 @@ deps-dashboard:
 test: $(STAMP) deps-browser deps-timescale deps-dashboard
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
-	$(PY) bench/codec.py
+# Every benchmark, each printing its figures next to its baseline (about 20 minutes in all).
+BENCHES := codec book_bandwidth ingest fanout aggregates candles_api correlation sectors sdk
+bench: $(STAMP) deps-dashboard
+	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .data test-output
