@@ -89,9 +89,12 @@ class CandleRepairer:
                 self._routers.pop(sym, None)  # gone or restarting: looked up again next round
                 continue
             self._queue.offer(sym, gaps)
-            ts = ((latest or {}).get("trade") or {}).get("ts_ns")
-            if ts:
-                exch[sym] = datetime.fromtimestamp(ts / 1e9, timezone.utc)
+            trade = (latest or {}).get("trade") or {}
+            if trade.get("ts_ns"):
+                # the router's own estimate: last print's exchange time + real time since it arrived
+                # (so a quiet symbol's minute still closes; an accelerated feed is never overtaken)
+                since = max(0, time.time_ns() - int(trade.get("recv_ns") or time.time_ns()))
+                exch[sym] = datetime.fromtimestamp((int(trade["ts_ns"]) + since) / 1e9, timezone.utc)
         return exch
 
     async def _writer_flushed(self) -> bool:

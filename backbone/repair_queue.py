@@ -1,7 +1,7 @@
 """Which minutes to repair, and when: the candle repairer's bookkeeping without Ray or a database.
 
 Routers report tick-loss gaps (they keep them; `gaps()` does not clear), so the queue remembers the
-gaps it has already taken. A gap's minutes are due once the symbol's exchange time (its latest print)
+gaps it has already taken. A gap's minutes are due once the symbol's exchange time (as the router estimates it)
 is past the gap's last minute, i.e. the router has closed that minute, plus `settle_s` real seconds
 so the router and the candle writer have shipped their version first (the REST rewrite must be the
 last write of that minute, or the incomplete stream row would overwrite it).
