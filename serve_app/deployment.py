@@ -55,7 +55,11 @@ class ApiDeployment:
 
     def __serve_build_asgi_app__(self):
         log.info("building the API app on this replica: %r", self._config)
-        app = create_app(self._config, live=_live_source())
+        from backbone.settings import Settings
+
+        from .market_clock import market_clock_from_settings
+        # With the simulator as the market, "now" is the simulator's clock (see market_clock.py).
+        app = create_app(self._config, live=_live_source(), clock=market_clock_from_settings(Settings.from_env()))
         _mount_stream_gateway(app, self._config)
         return app
 
