@@ -51,12 +51,13 @@ class AlertSenderActor:
         self._state: str | None = None if socket_actor_name else "connected"
         self.held: str | None = None
         self.counters = {"submitted": 0, "new": 0, "sent": 0, "retries": 0, "rate_limited": 0, "failed": 0,
-                         "uncertain_at_start": 0}
+                         "uncertain_at_start": 0, "retired_at_start": 0}
         self._task = asyncio.get_running_loop().create_task(self._run())  # keep a reference
 
     async def _start(self) -> None:
         self._store = await AlertStore.connect(self._dsn)
         self.counters["uncertain_at_start"] = await self._store.recover()
+        self.counters["retired_at_start"] = await self._store.retire_unconfigured(list(self._urls))
         self._channel.seed(await self._store.recent())
         self._ready.set()
 
@@ -128,12 +129,9 @@ class AlertSenderActor:
             return None
 
     async def _deliver_due(self, http: aiohttp.ClientSession) -> None:
-        for row in await self._store.due():
+        for row in await self._store.due(list(self._urls)):
             wid = row["webhook"]
-            url = self._urls.get(wid)
-            if url is None:
-                await self._store.finish(row["id"], "failed", error="webhook no longer configured")
-                continue
+            url = self._urls[wid]
             if self._pacer.ready_at(wid) > time.monotonic():
                 continue
             attempts = await self._store.claim(row["id"])

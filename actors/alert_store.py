@@ -47,11 +47,22 @@ class AlertStore:
             "WHERE status = 'sending'")
         return int(r.split()[-1])
 
-    async def due(self, limit: int = 50) -> list[asyncpg.Record]:
+    async def retire_unconfigured(self, webhooks: list[str]) -> int:
+        """At start-up: pending rows of webhooks no longer configured -> `failed` (said once, here,
+        because the configuration only changes with a new sender)."""
+        r = await self.pool.execute(
+            "UPDATE alert_outbox SET status = 'failed', last_error = 'webhook no longer configured' "
+            "WHERE status = 'pending' AND NOT (webhook = ANY($1::text[]))", webhooks)
+        return int(r.split()[-1])
+
+    async def due(self, webhooks: list[str], limit: int = 50) -> list[asyncpg.Record]:
+        """Pending rows of `webhooks` whose time has come. Only this sender's webhooks: rows of others
+        are not this sender's to settle."""
         return await self.pool.fetch(
             """SELECT o.id, o.alert_id, o.webhook, o.attempts, a.payload
                FROM alert_outbox o JOIN whale_alerts a USING (alert_id)
-               WHERE o.status = 'pending' AND o.next_at <= now() ORDER BY o.id LIMIT $1""", limit)
+               WHERE o.status = 'pending' AND o.next_at <= now() AND o.webhook = ANY($2::text[])
+               ORDER BY o.id LIMIT $1""", limit, webhooks)
 
     async def claim(self, row_id: int) -> int | None:
         """pending -> sending (attempts + 1); None when another sender took it."""

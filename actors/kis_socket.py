@@ -48,7 +48,13 @@ class KISSocketActor:
         h = self._routers.get(symbol)
         if h is None:
             h = self._routers[symbol] = get_or_create_router(symbol)
-        await h.ingest.remote(batch)
+        try:
+            await h.ingest.remote(batch)
+        except ray.exceptions.ActorDiedError:
+            # Killed for good (ray.kill without restart): a restarting router would have kept the
+            # call. Without this the cached handle would fail every batch of this symbol forever.
+            h = self._routers[symbol] = get_or_create_router(symbol)
+            await h.ingest.remote(batch)
 
     async def acquire(self, requester: str, subscriptions: list, priority: int = 0) -> dict[str, str]:
         """Want `subscriptions` ((tr_id, tr_key) pairs or "tr_id:tr_key") for `requester`.

@@ -4,8 +4,10 @@ Every H0STCNT0 print carries ACML_VOL (the day's cumulative volume, after this p
 (this print's size). For consecutive prints of one symbol on one business day:
     ACML_VOL == previous ACML_VOL + CNTG_VOL
   - equal: fine;
-  - ACML_VOL <= previous ACML_VOL: a replayed print (duplicate). Reported as such so the router
-    drops it; it is not a gap and does not move the state;
+  - ACML_VOL <= previous ACML_VOL at the same or an earlier exchange time: a replayed print
+    (duplicate). Reported as such so the router drops it; it is not a gap and does not move the state;
+  - ACML_VOL <= previous ACML_VOL at a later exchange time: the source restarted its count. The
+    detector re-anchors on this print and reports an "upstream" gap since the previous print;
   - anything else: prints were lost (or the feed is inconsistent). A `Gap` covers the minutes from
     the previous print's minute to this print's minute, inclusive, with the missing volume
     (negative when the volume went up by less than the print's size: inconsistent, repair anyway).
@@ -70,6 +72,7 @@ class TickLossDetector:
         self._last: dict[str, _Last] = {}
         self.duplicates = 0
         self.gaps = 0
+        self.resets = 0
 
     def on_trade(self, trade: Trade) -> TickCheck:
         t = trade.time.astimezone(KST)
@@ -90,8 +93,18 @@ class TickLossDetector:
             midnight = t.replace(hour=0, minute=0, second=0, microsecond=0)
             return TickCheck(gap=Gap(trade.symbol, midnight, _minute(t), missing, "day_start"))
         if trade.cum_volume <= last.cum_volume:
-            self.duplicates += 1
-            return DUPLICATE
+            if t <= last.time:
+                self.duplicates += 1
+                return DUPLICATE
+            # Later in time but the count went back: the source restarted its count (a new
+            # upstream, e.g. a restarted simulator feeding a surviving router). Dropping these as
+            # replays would silence the symbol until the new count passed the old one; instead
+            # re-anchor on this print and have the minutes since the previous print repaired.
+            prev_time = last.time
+            self._last[trade.symbol] = _Last(day, trade.cum_volume, t)
+            self.resets += 1
+            self.gaps += 1
+            return TickCheck(gap=Gap(trade.symbol, _minute(prev_time), _minute(t), None, "upstream"))
         expected = last.cum_volume + trade.size
         prev_time = last.time
         last.cum_volume, last.time = trade.cum_volume, max(t, last.time)

@@ -49,6 +49,7 @@ class ChannelFeed:
         self.buffer: deque[tuple[int, str]] = deque(maxlen=buffer_events)
         self.snapshot_wanted = False
         self.closing = False
+        self.joining = 0  # subscribes in progress (snapshot being fetched): the feed stays up
         self.idle_since: float | None = time.monotonic()  # a feed nobody joins ends after the grace
         self.task: asyncio.Task | None = None
         self.polls = 0
@@ -143,6 +144,10 @@ class ChannelFeed:
         delay = 0.1
         while True:
             if not self.clients:
+                if self.joining:  # a client is on its way in: the grace starts after it left
+                    self.idle_since = None
+                    await asyncio.sleep(0.05)
+                    continue
                 if self.idle_since is None:
                     self.idle_since = time.monotonic()
                 idle = time.monotonic() - self.idle_since
@@ -171,5 +176,5 @@ class ChannelFeed:
             self.apply(r)
 
     def stats(self) -> dict:
-        return {"clients": len(self.clients), "epoch": self.epoch, "seq": self.seq, "polls": self.polls,
+        return {"clients": len(self.clients), "joining": self.joining, "epoch": self.epoch, "seq": self.seq, "polls": self.polls,
                 "poll_errors": self.poll_errors, "forwarded": self.forwarded}

@@ -99,20 +99,25 @@ class StreamHub:
                 self._sector_task = asyncio.get_running_loop().create_task(self._sectors_loop())
             return
         feed = await self._feed(client, ch)
-        if feed is None or client in feed.clients:
+        if feed is None:
             return
         try:
-            r = await self.sources.poll(ch, None, 0.0)
-        except SourceUnavailable as exc:
-            self._error(client, UNAVAILABLE, str(exc), ch.name)
-            client.queue.await_snapshot(ch.name)
-            feed.snapshot_wanted = True
-            feed.join(client, feed.epoch or "", 0)
-            return
-        seq, text = r["snapshot"]
-        client.queue.offer_snapshot(ch.name, text)
-        feed.join(client, r["epoch"], seq)
-        client.wake()
+            if client in feed.clients:
+                return
+            try:
+                r = await self.sources.poll(ch, None, 0.0)
+            except SourceUnavailable as exc:
+                self._error(client, UNAVAILABLE, str(exc), ch.name)
+                client.queue.await_snapshot(ch.name)
+                feed.snapshot_wanted = True
+                feed.join(client, feed.epoch or "", 0)
+                return
+            seq, text = r["snapshot"]
+            client.queue.offer_snapshot(ch.name, text)
+            feed.join(client, r["epoch"], seq)
+            client.wake()
+        finally:
+            feed.joining -= 1
 
     async def resume(self, client: Any, ch: Channel, epoch: str, from_seq: int) -> None:
         if ch.symbol is None and ch.kind != "whale":
@@ -121,23 +126,26 @@ class StreamHub:
         feed = await self._feed(client, ch)
         if feed is None:
             return
-        feed.leave(client)
         try:
-            r = await self.sources.poll(ch, from_seq, 0.0, epoch, None)
-        except SourceUnavailable as exc:
-            self._error(client, UNAVAILABLE, str(exc), ch.name)
-            return
-        if r.get("recovered") is False:
-            seq, text = r["snapshot"]
-            client.queue.offer_snapshot(ch.name, text)
-            feed.join(client, r["epoch"], seq)
-        else:
-            top = from_seq
-            for seq, _t, text in r["events"]:
-                client.queue.push(ch.name, text)
-                top = seq
-            feed.join(client, r["epoch"], top)
-        client.wake()
+            feed.leave(client)
+            try:
+                r = await self.sources.poll(ch, from_seq, 0.0, epoch, None)
+            except SourceUnavailable as exc:
+                self._error(client, UNAVAILABLE, str(exc), ch.name)
+                return
+            if r.get("recovered") is False:
+                seq, text = r["snapshot"]
+                client.queue.offer_snapshot(ch.name, text)
+                feed.join(client, r["epoch"], seq)
+            else:
+                top = from_seq
+                for seq, _t, text in r["events"]:
+                    client.queue.push(ch.name, text)
+                    top = seq
+                feed.join(client, r["epoch"], top)
+            client.wake()
+        finally:
+            feed.joining -= 1
 
     def unsubscribe(self, client: Any, ch: Channel) -> None:
         if ch.kind in ("status", "sectors"):
@@ -154,9 +162,13 @@ class StreamHub:
 
     # ------------------------------------------------------------------ feeds and demand
     async def _feed(self, client: Any, ch: Channel) -> ChannelFeed | None:
+        """The channel's feed, marked as being joined (the caller decrements `joining` when its
+        join ends): a feed must not end for lack of clients while a subscribe is still fetching
+        its snapshot, e.g. while the router is being created."""
         async with self._lock:  # one feed per channel even when two sockets subscribe at once
             feed = self.feeds.get(ch.name)
             if feed is not None and not feed.closing:
+                feed.joining += 1
                 return feed
             pairs = upstream_pairs(ch)
             try:
@@ -169,6 +181,7 @@ class StreamHub:
                 self._error(client, UPSTREAM_REFUSED, f"no KIS registration left for {', '.join(refused)}",
                             ch.name)
             feed = ChannelFeed(ch, self.sources, grace_s=self.grace_s, long_poll_s=self.long_poll_s)
+            feed.joining += 1
             self.feeds[ch.name] = feed
             feed.task = asyncio.get_running_loop().create_task(self._run_feed(feed, pairs))
             return feed

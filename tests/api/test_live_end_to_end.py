@@ -32,10 +32,8 @@ def socket_env(pg, ray_session):
             settings, database_dsn=pg.dsn, poll_interval_s=60.0, send_interval_s=0.005, flush_ms=5))
         yield settings, owner
     finally:
-        for entry in ray_session.util.list_named_actors(all_namespaces=True):
-            if entry["name"].startswith(("kis_socket:", "router:")):
-                ray_session.kill(ray_session.get_actor(entry["name"], namespace=entry["namespace"]),
-                                 no_restart=True)
+        from tests.integration.conftest import kill_detached
+        kill_detached()
         sim.stop()
 
 

@@ -44,15 +44,29 @@ def pg_dsn():
         stop_throwaway_server(server)
 
 
-def kill_detached() -> None:
+def _named(prefix: str) -> list[tuple[str, str]]:
+    out = []
     for entry in ray.util.list_named_actors(all_namespaces=True):
         name = entry["name"] if isinstance(entry, dict) else entry
         ns = entry.get("namespace", NAMESPACE) if isinstance(entry, dict) else NAMESPACE
-        if name.startswith(("kis_socket:", "router:")):
+        if name.startswith(prefix):
+            out.append((name, ns))
+    return out
+
+
+def kill_detached() -> None:
+    """Kill the test's socket actors, wait until they are gone, then the routers: a socket actor
+    still alive while its routers die would create a fresh router for its next batch, and that
+    router (detached) would outlive the test."""
+    for prefix in ("kis_socket:", "router:"):
+        for name, ns in _named(prefix):
             try:
                 ray.kill(ray.get_actor(name, namespace=ns), no_restart=True)
             except ValueError:
                 pass
+        deadline = time.monotonic() + 10
+        while _named(prefix) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 @pytest.fixture

@@ -141,3 +141,44 @@ def test_killed_actor_restarts_reconnects_resubscribes_and_routers_get_data(ray_
     source_now = ray.get(a.status.remote())["routing"]["source"]
     wait_for(lambda: ray.get(a.status.remote())["routing"]["events_out"] > 0, what="new incarnation delivers")
     assert source_now
+
+
+def test_router_killed_for_good_is_recreated_and_fed_again(ray_env, make_env):
+    """An operator's `ray.kill(router)` (no restart): the socket owner must not keep failing on the
+    dead handle; the next batch creates a new router and data flows again."""
+    env = make_env(rate=10.0)
+    a = get_or_create_socket_actor(env.settings, env.options())
+    ray.get(a.acquire.remote("gw", [(T, "005930")], 1))
+    old = get_router("005930")
+    wait_for(lambda: ray.get(old.stats.remote())["events"] > 0, what="data before the kill")
+    old_pid = ray.get(old.status.remote())["pid"]
+    ray.kill(old, no_restart=True)
+
+    def fed_new_router():
+        try:
+            r = ray.get_actor(router_name("005930"), namespace=NAMESPACE)
+            st = ray.get(r.status.remote(), timeout=5)
+        except (ValueError, ray.exceptions.RayError):
+            return False
+        return st["pid"] != old_pid and st["trades"] > 0
+
+    wait_for(fed_new_router, timeout=30, what="a new router fed by the socket owner")
+
+
+def test_surviving_router_delivers_trades_from_a_restarted_upstream(ray_env, make_env):
+    """Routers are detached and outlive a restarted simulator/socket owner. The new upstream's
+    cumulative volume starts over: its prints are not replays and must reach the trade ring."""
+    first = make_env(rate=40.0)
+    a = get_or_create_socket_actor(first.settings, first.options())
+    ray.get(a.acquire.remote("gw", [(T, "005930")], 1))
+    router = get_router("005930")
+    wait_for(lambda: ray.get(router.status.remote())["trades"] > 100, what="a busy first day")
+    ray.kill(a, no_restart=True)
+    first.close()
+    before = ray.get(router.status.remote())
+    second = make_env(rate=10.0)
+    b = get_or_create_socket_actor(second.settings, second.options())
+    ray.get(b.acquire.remote("gw", [(T, "005930")], 1))
+    wait_for(lambda: ray.get(router.status.remote())["trades"] > before["trades"] + 5,
+             timeout=30, what="prints of the restarted upstream in the trade ring")
+    assert ray.get(router.status.remote())["duplicates"] == before["duplicates"]

@@ -144,3 +144,67 @@ async def test_hub_sectors_channel_snapshot_then_changes():
     assert m[0]["type"] == "sector" and m[0]["seq"] == 1 and m[0]["data"][0]["sector"] == "IT"
     hub.unsubscribe(c, Channel("sectors"))
     assert not hub.sector_subs
+
+
+class SlowStartSources:
+    """A source over a real RouterCore whose first call is slow, like a router being created
+    (a new worker process: seconds on a busy machine). Records demand acquire/release."""
+
+    def __init__(self, core, first_call_s):
+        self.core = core
+        self.first_call_s = first_call_s
+        self.calls = 0
+        self.demand = []
+
+    async def acquire(self, requester, pairs, priority):
+        self.demand.append(("acquire", tuple(pairs)))
+        return {f"{t}:{k}": "live" for t, k in pairs}
+
+    async def release(self, requester, pairs):
+        self.demand.append(("release", tuple(pairs)))
+
+    async def poll(self, ch, after_seq, max_wait, epoch=None, limit=None, with_snapshot=False):
+        import asyncio
+        self.calls += 1
+        if self.calls == 1:
+            await asyncio.sleep(self.first_call_s)
+        r = self.core.poll(ch.kind, after_seq, epoch, limit, with_snapshot)
+        if not r["events"] and r["snapshot"] is None and max_wait:
+            await asyncio.sleep(min(max_wait, 0.02))
+        return r
+
+    async def upstream_status(self):
+        return {"connection": {"state": "connected"}}
+
+
+async def test_feed_outlives_a_subscribe_slower_than_the_grace():
+    """The snapshot of the first subscribe takes longer than the feed's idle grace: the feed must
+    not end (and release the KIS registration) under the joining client."""
+    import asyncio
+
+    from serve_app.stream_hub import StreamHub
+
+    core, _, f = setup()
+    src = SlowStartSources(core, first_call_s=0.3)
+    hub = StreamHub(src, grace_s=0.05, long_poll_s=0.05, status_interval_s=0.05)
+    c = FakeClient()
+    hub.add_client(c)
+    await hub.subscribe(c, CH)
+    feed = hub.feeds[CH.name]
+    assert c in feed.clients and not feed.closing and feed.joining == 0
+    for i in range(3):
+        core.ingest(f.batch([trade(i)]))
+    got = []
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        got += c.drain()
+        if len(seqs(got)) == 3:
+            break
+    assert seqs(got) == [1, 2, 3]
+    assert src.demand == [("acquire", (("H0STCNT0", "005930"),))]  # never released while in use
+    hub.remove_client(c)
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if CH.name not in hub.feeds:
+            break
+    assert CH.name not in hub.feeds and src.demand[-1][0] == "release"  # ... and released after

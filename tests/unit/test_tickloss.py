@@ -43,6 +43,22 @@ def test_replayed_print_is_duplicate_not_gap():
     assert d.on_trade(tr(2, 2, 1010)).gap is None and d.duplicates == 2
 
 
+def test_count_restarted_by_source_is_reanchored_not_dropped():
+    """A new source (e.g. a restarted upstream) feeding the same detector: its prints come later in
+    time with a smaller ACML_VOL. They are not replays: re-anchor, report the minutes since the last
+    print as an upstream gap, and carry on with the new count."""
+    d = TickLossDetector()
+    d.on_trade(tr(0, 5, 50_000))
+    d.on_trade(tr(1, 3, 50_003))
+    r = d.on_trade(tr(125, 4, 4))  # later, count restarted at 4
+    assert not r.duplicate
+    assert r.gap == Gap("005930", T0, T0 + timedelta(minutes=2), None, "upstream")
+    assert d.resets == 1 and d.duplicates == 0
+    nxt = d.on_trade(tr(126, 6, 10))
+    assert not nxt.duplicate and nxt.gap is None  # continuous in the new count
+    assert d.on_trade(tr(126, 6, 10)).duplicate  # a replay in the same second still is one
+
+
 def test_day_rollover_resets_and_detects_missed_day_start():
     d = TickLossDetector()
     d.on_trade(tr(0, 5, 900_000))
