@@ -56,10 +56,17 @@ class KISSocketActor:
             h = self._routers[symbol] = get_or_create_router(symbol)
             await h.ingest.remote(batch)
 
-    async def acquire(self, requester: str, subscriptions: list, priority: int = 0) -> dict[str, str]:
+    async def acquire(self, requester: str, subscriptions: list, priority: int = 0,
+                      lease_s: float | None = None) -> dict[str, str]:
         """Want `subscriptions` ((tr_id, tr_key) pairs or "tr_id:tr_key") for `requester`.
-        Returns per pair: live | pending | polled | refused (SUBSCRIPTION_BUDGET_EXHAUSTED)."""
-        return await self._svc.acquire(requester, subscriptions, priority)
+        Returns per pair: live | pending | polled | refused (SUBSCRIPTION_BUDGET_EXHAUSTED).
+        `lease_s`: the requester's demand ends unless it calls `renew` within that many seconds
+        (for requesters that can die without releasing, like gateway replicas)."""
+        return await self._svc.acquire(requester, subscriptions, priority, lease_s)
+
+    async def renew(self, requester: str) -> bool:
+        """Extend the requester's lease; False: there is none any more, acquire again."""
+        return await self._svc.renew(requester)
 
     async def release(self, requester: str, subscriptions: list | None = None) -> None:
         """Drop demand (all of the requester's when None); KIS is unsubscribed after the grace period."""

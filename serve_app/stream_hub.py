@@ -3,7 +3,10 @@
 One hub per gateway process (Serve replica or uvicorn worker), created lazily on its event loop.
 - Feeds: one ChannelFeed (one pull loop) per channel any of this replica's sockets uses.
 - Demand: a feed acquires its KIS registrations from the socket actor under this replica's
-  requester id and releases them when it ends, `grace_s` after its last client left.
+  requester id and releases them when it ends, `grace_s` after its last client left. The demand is
+  held on a lease of `lease_s` that the status loop renews every third of it, so a replica that
+  dies without releasing frees its registrations when the lease runs out; when the socket actor
+  no longer knows the lease (it ran out during a long stall), the replica acquires its feeds again.
 - Status: one loop reads the socket actor's status (and the alert sender's) every
   `status_interval_s` and publishes a summary on `status` when the connection state, reconnect
   count, registrations or the alert hold (`alerts_held`: why alerts are held back) change. When the
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from typing import Any, Awaitable, Callable
 
@@ -39,10 +43,14 @@ def summarize(st: dict) -> dict:
 
 class StreamHub:
     def __init__(self, sources: Any, *, grace_s: float = 5.0, priority: int = 5,
-                 status_interval_s: float = 0.5, long_poll_s: float = 5.0,
+                 status_interval_s: float = 0.5, long_poll_s: float = 5.0, lease_s: float = 30.0,
                  sectors: Callable[[], Awaitable[Any]] | None = None, sectors_interval_s: float = 2.0) -> None:
         self.sources = sources
         self.grace_s = grace_s
+        self.lease_s = lease_s
+        self._renewed_at = 0.0
+        self.lease_renewals = 0
+        self.lease_reacquired = 0
         self.priority = priority
         self.status_interval_s = status_interval_s
         self.long_poll_s = long_poll_s
@@ -172,7 +180,8 @@ class StreamHub:
                 return feed
             pairs = upstream_pairs(ch)
             try:
-                got = await self.sources.acquire(self.requester, pairs, self.priority)
+                got = await self.sources.acquire(self.requester, pairs, self.priority, self.lease_s)
+                self._renewed_at = time.monotonic()  # an acquire (re)grants the lease
             except SourceUnavailable as exc:
                 got = {}
                 self._error(client, UNAVAILABLE, f"upstream demand not registered: {exc}", ch.name)
@@ -210,7 +219,24 @@ class StreamHub:
             if alerts is not None:  # the alert sender says why it holds alerts back (feed not live)
                 summary["alerts_held"] = alerts.get("held")
             self._publish_status(summary)
+            if self.feeds and time.monotonic() - self._renewed_at >= self.lease_s / 3:
+                await self._renew_lease()
             await asyncio.sleep(self.status_interval_s)
+
+    async def _renew_lease(self) -> None:
+        """Keep this replica's demand alive; acquire every feed's pairs again if the lease is gone."""
+        try:
+            if await self.sources.renew(self.requester):
+                self.lease_renewals += 1
+            else:
+                pairs = sorted({p for f in self.feeds.values() if not f.closing for p in upstream_pairs(f.channel)})
+                if pairs:
+                    log.warning("demand lease of %s was gone: acquiring %d pairs again", self.requester, len(pairs))
+                    await self.sources.acquire(self.requester, pairs, self.priority, self.lease_s)
+                    self.lease_reacquired += 1
+            self._renewed_at = time.monotonic()
+        except SourceUnavailable as exc:  # the socket actor is away: try again on the next round
+            log.info("lease renewal failed: %s", exc)
 
     async def _sectors_loop(self) -> None:
         while self.sector_subs:
@@ -258,4 +284,5 @@ class StreamHub:
 
     def stats(self) -> dict:
         return {"requester": self.requester, "clients": len(self.clients), "status": self.status,
+                "lease": {"renewals": self.lease_renewals, "reacquired": self.lease_reacquired},
                 "feeds": {n: f.stats() for n, f in self.feeds.items()}}

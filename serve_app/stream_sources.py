@@ -100,14 +100,23 @@ class RaySources:
         except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
             self._routers.pop(symbol, None)
 
-    async def acquire(self, requester: str, pairs: list[tuple[str, str]], priority: int) -> dict[str, str]:
+    async def acquire(self, requester: str, pairs: list[tuple[str, str]], priority: int,
+                      lease_s: float | None = None) -> dict[str, str]:
         if not pairs:
             return {}
         try:
-            return await self.socket_actor().acquire.remote(requester, pairs, priority)
+            return await self.socket_actor().acquire.remote(requester, pairs, priority, lease_s)
         except ray.exceptions.RayError as exc:
             self._socket = None
             raise SourceUnavailable(f"demand not registered: {type(exc).__name__}") from exc
+
+    async def renew(self, requester: str) -> bool:
+        """Extend this gateway's lease on its demand (False: gone, acquire again)."""
+        try:
+            return await asyncio.wait_for(self.socket_actor().renew.remote(requester), 5.0)
+        except (ray.exceptions.RayError, asyncio.TimeoutError) as exc:
+            self._socket = None
+            raise SourceUnavailable(f"lease not renewed: {type(exc).__name__}") from exc
 
     async def release(self, requester: str, pairs: list[tuple[str, str]]) -> None:
         if pairs:

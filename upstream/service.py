@@ -14,6 +14,7 @@ from typing import Iterable
 
 from backbone.kis.layouts import LAYOUTS
 from backbone.kis.rest import RestError
+from backbone.leases import LeaseTable
 from backbone.ratelimit import TokenBucket
 from backbone.settings import Settings
 from backbone.subscriptions import BUDGET_EXHAUSTED, Availability, SubscriptionBook
@@ -65,6 +66,7 @@ class SocketService:
         self.settings = settings
         self.opt = options
         self.book = SubscriptionBook(options.book)
+        self.leases = LeaseTable()
         self.bucket = TokenBucket(options.rest_rate_per_s)
         self.rest = KisRestClient(settings.rest_base_url, settings.kis_app_key, settings.kis_app_secret, self.bucket,
                                   timeout_s=options.rest_timeout_s, rate_retries=options.rest_rate_retries,
@@ -99,6 +101,7 @@ class SocketService:
                     self.store = (await PgStateStore.connect(self.opt.database_dsn, self.settings.app_key_id)
                                   if self.opt.database_dsn else MemoryStateStore())
                 wanted = await self.store.load_wanted()
+                leases = await self.store.load_leases()
                 break
             except Exception as exc:  # database down: keep trying, status says why
                 self.start_error = f"state store unavailable: {type(exc).__name__}"
@@ -108,11 +111,13 @@ class SocketService:
         self.start_error = None
         self.tokens = TokenKeeper(self.rest.issue_token, self.store, self.opt.token)
         self.rest.tokens = self.tokens
-        self._persisted = {k: dict(v) for k, v in wanted.items()}
+        self._persisted = ({k: dict(v) for k, v in wanted.items()}, dict(leases))
         self.book.restore(wanted, time.monotonic())
+        self.leases.restore(leases, time.monotonic())  # a fresh full lease each: live ones renew
         self.restored = len(wanted)
         self._update_accept()
-        for coro in (self.session.run(), self.batcher.run(), self._poll_loop(), self._persist_loop()):
+        for coro in (self.session.run(), self.batcher.run(), self._poll_loop(), self._persist_loop(),
+                     self._lease_loop()):
             self._tasks.append(asyncio.create_task(coro))
         self._ready.set()
 
@@ -130,11 +135,16 @@ class SocketService:
             await self.store.close()
 
     # ------------------------------------------------------------------ demand
-    async def acquire(self, requester: str, subscriptions: Iterable, priority: int = 0) -> dict[str, str]:
-        """Register demand; returns "tr_id:tr_key" -> live | pending | polled | refused."""
+    async def acquire(self, requester: str, subscriptions: Iterable, priority: int = 0,
+                      lease_s: float | None = None) -> dict[str, str]:
+        """Register demand; returns "tr_id:tr_key" -> live | pending | polled | refused.
+        With `lease_s`, all of the requester's demand ends unless `renew` is called within it."""
         keys = parse_subscriptions(subscriptions)
         await self.ready()
-        got = self.book.acquire(requester, keys, int(priority), time.monotonic())
+        now = time.monotonic()
+        if lease_s is not None:
+            self.leases.grant(requester, lease_s, now)
+        got = self.book.acquire(requester, keys, int(priority), now)
         self._update_accept()
         await self._persist()
         self.session.wake()
@@ -144,8 +154,28 @@ class SocketService:
         keys = None if subscriptions is None else parse_subscriptions(subscriptions)
         await self.ready()
         self.book.release(requester, keys, time.monotonic())
+        if keys is None:
+            self.leases.forget(requester)
         await self._persist()
         self.session.wake()
+
+    async def renew(self, requester: str) -> bool:
+        """Extend the requester's lease; False when it has none (ran out, or never granted): the
+        requester must acquire its demand again."""
+        await self.ready()
+        return self.leases.renew(requester, time.monotonic())
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            gone = self.leases.expired(now)
+            for requester in gone:  # a requester that died without releasing (e.g. a gateway replica)
+                log.info("lease of %s ran out: its demand is released", requester)
+                self.book.release(requester, None, now)
+            if gone:
+                await self._persist()
+                self.session.wake()
 
     def view(self, requester: str) -> dict[str, dict]:
         now = time.monotonic()
@@ -163,15 +193,17 @@ class SocketService:
         must not lose it)."""
         async with self._persist_lock:
             wanted = self.book.wanted()
-            if wanted == self._persisted:
+            held = {r for reqs in wanted.values() for r in reqs}
+            leases = {r: x for r, x in self.leases.lengths().items() if r in held}
+            if (wanted, leases) == self._persisted:
                 return
             try:
-                await self.store.save_wanted(wanted)
+                await self.store.save_wanted(wanted, leases)
             except Exception as exc:  # database hiccup: demand still works; _persist_loop retries
                 self.persist_errors += 1
                 log.warning("could not persist the wanted set: %s", type(exc).__name__)
                 return
-            self._persisted = wanted
+            self._persisted = (wanted, leases)
 
     async def _persist_loop(self) -> None:
         while True:
@@ -247,6 +279,7 @@ class SocketService:
                      "approvals": self.approvals},
             "routing": self.batcher.status(),
             "restored_wanted": self.restored,
+            "leases": {"held": len(self.leases), "expired": self.leases.expired_total},
             "persist_errors": self.persist_errors,
             "start_error": self.start_error,
             "started_at": self.started_at,

@@ -14,6 +14,7 @@ from typing import Mapping, Protocol
 
 Key = tuple[str, str]
 Wanted = dict[Key, dict[str, int]]
+Leases = dict[str, float]  # requester -> lease length in seconds (backbone/leases.py)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -32,7 +33,9 @@ class StateStore(Protocol):
     async def save_token(self, token: StoredToken) -> None: ...
     async def record_attempt(self, at: float) -> None: ...
     async def load_wanted(self) -> Wanted: ...
-    async def save_wanted(self, wanted: Mapping[Key, Mapping[str, int]]) -> None: ...
+    async def load_leases(self) -> Leases: ...
+    async def save_wanted(self, wanted: Mapping[Key, Mapping[str, int]],
+                          leases: Mapping[str, float] | None = None) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -40,6 +43,7 @@ class MemoryStateStore:
     def __init__(self) -> None:
         self.token: StoredToken | None = None
         self.wanted: Wanted = {}
+        self.leases: Leases = {}
 
     async def load_token(self) -> StoredToken | None:
         return self.token
@@ -53,8 +57,14 @@ class MemoryStateStore:
     async def load_wanted(self) -> Wanted:
         return {k: dict(v) for k, v in self.wanted.items()}
 
-    async def save_wanted(self, wanted: Mapping[Key, Mapping[str, int]]) -> None:
+    async def load_leases(self) -> Leases:
+        return dict(self.leases)
+
+    async def save_wanted(self, wanted: Mapping[Key, Mapping[str, int]],
+                          leases: Mapping[str, float] | None = None) -> None:
         self.wanted = {tuple(k): dict(v) for k, v in wanted.items()}
+        held = {r for reqs in self.wanted.values() for r in reqs}
+        self.leases = {r: float(x) for r, x in (leases or {}).items() if r in held}
 
     async def close(self) -> None:
         pass
@@ -114,15 +124,24 @@ class PgStateStore:
             out.setdefault((r["tr_id"], r["tr_key"]), {})[r["requester"]] = r["priority"]
         return out
 
-    async def save_wanted(self, wanted: Mapping[Key, Mapping[str, int]]) -> None:
+    async def load_leases(self) -> Leases:
+        rows = await self._pool.fetch(
+            "SELECT DISTINCT requester, lease_s FROM kis_wanted_subscriptions "
+            "WHERE app_key_id=$1 AND lease_s IS NOT NULL", self._id)
+        return {r["requester"]: float(r["lease_s"]) for r in rows}
+
+    async def save_wanted(self, wanted: Mapping[Key, Mapping[str, int]],
+                          leases: Mapping[str, float] | None = None) -> None:
         """Replace the whole set (small: tens to hundreds of rows) in one transaction."""
-        rows = [(self._id, k[0], k[1], req, prio) for k, reqs in wanted.items() for req, prio in reqs.items()]
+        leases = leases or {}
+        rows = [(self._id, k[0], k[1], req, prio, leases.get(req))
+                for k, reqs in wanted.items() for req, prio in reqs.items()]
         async with self._wanted_lock, self._pool.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM kis_wanted_subscriptions WHERE app_key_id=$1", self._id)
             if rows:
                 await conn.executemany(
-                    "INSERT INTO kis_wanted_subscriptions (app_key_id, tr_id, tr_key, requester, priority) "
-                    "VALUES ($1, $2, $3, $4, $5)", rows)
+                    "INSERT INTO kis_wanted_subscriptions (app_key_id, tr_id, tr_key, requester, priority, lease_s) "
+                    "VALUES ($1, $2, $3, $4, $5, $6)", rows)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import ray
 
@@ -182,3 +183,34 @@ def test_surviving_router_delivers_trades_from_a_restarted_upstream(ray_env, mak
     wait_for(lambda: ray.get(router.status.remote())["trades"] > before["trades"] + 5,
              timeout=30, what="prints of the restarted upstream in the trade ring")
     assert ray.get(router.status.remote())["duplicates"] == before["duplicates"]
+
+
+def test_leased_demand_ends_when_not_renewed_also_after_a_restart(ray_env, make_env):
+    """A requester that dies without releasing (a gateway replica) frees its registrations when its
+    lease runs out; a live one renews and keeps them; the lease survives an owner restart."""
+    from ray.exceptions import RayError
+
+    env = make_env()
+    a = get_or_create_socket_actor(env.settings, env.options())
+    ray.get(a.acquire.remote("gw-alive", [(T, "005930")], 10, 3.0))
+    ray.get(a.acquire.remote("gw-dead", [(T, "000660"), (B, "000660")], 10, 3.0))
+    ray.get(a.acquire.remote("job", [(T, "035420")], 5))  # no lease: held until released
+    wait_for(lambda: live_count(a) == 4, what="four registrations")
+    try:
+        ray.get(a.crash_for_test.remote())  # the owner restarts: leases come back from Postgres
+    except RayError:
+        pass
+    deadline = time.monotonic() + 8  # well past the 3 s lease: only gw-alive renews
+    while time.monotonic() < deadline:
+        try:
+            assert ray.get(a.renew.remote("gw-alive"), timeout=5) is True
+        except RayError:
+            pass  # still restarting
+        time.sleep(0.5)
+    assert ray.get(a.view.remote("gw-dead")) == {}
+    assert set(ray.get(a.view.remote("gw-alive"))) == {f"{T}:005930"}
+    assert set(ray.get(a.view.remote("job"))) == {f"{T}:035420"}
+    wait_for(lambda: env.stats()["registrations_open"] == 2, what="gw-dead's registrations unsubscribed")
+    st = ray.get(a.status.remote())
+    assert st["leases"]["expired"] >= 1 and st["restored_wanted"] == 4
+    assert ray.get(a.renew.remote("gw-dead")) is False  # it would have to acquire again

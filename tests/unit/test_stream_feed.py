@@ -156,9 +156,16 @@ class SlowStartSources:
         self.calls = 0
         self.demand = []
 
-    async def acquire(self, requester, pairs, priority):
+    async def acquire(self, requester, pairs, priority, lease_s=None):
         self.demand.append(("acquire", tuple(pairs)))
+        self.leased = lease_s
         return {f"{t}:{k}": "live" for t, k in pairs}
+
+    async def renew(self, requester):
+        self.demand.append(("renew", ()))
+        return self.lease_known
+
+    lease_known = True
 
     async def release(self, requester, pairs):
         self.demand.append(("release", tuple(pairs)))
@@ -201,10 +208,40 @@ async def test_feed_outlives_a_subscribe_slower_than_the_grace():
         if len(seqs(got)) == 3:
             break
     assert seqs(got) == [1, 2, 3]
-    assert src.demand == [("acquire", (("H0STCNT0", "005930"),))]  # never released while in use
+    assert [d for d in src.demand if d[0] != "renew"] == [("acquire", (("H0STCNT0", "005930"),))]  # kept
     hub.remove_client(c)
     for _ in range(200):
         await asyncio.sleep(0.01)
         if CH.name not in hub.feeds:
             break
     assert CH.name not in hub.feeds and src.demand[-1][0] == "release"  # ... and released after
+
+
+async def test_hub_renews_its_lease_and_acquires_again_when_it_is_gone():
+    """The demand is held on a lease renewed from the status loop; when the socket actor says the
+    lease is gone (it ran out during a stall, or the owner lost it), every feed's pairs are acquired
+    again."""
+    import asyncio
+
+    from serve_app.stream_hub import StreamHub
+
+    core, _, _f = setup()
+    src = SlowStartSources(core, first_call_s=0.0)
+    hub = StreamHub(src, grace_s=5.0, long_poll_s=0.05, status_interval_s=0.01, lease_s=0.06)
+    c = FakeClient()
+    hub.add_client(c)
+    await hub.subscribe(c, CH)
+    assert src.leased == 0.06
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        if hub.lease_renewals >= 2:
+            break
+    assert hub.lease_renewals >= 2 and ("acquire", (("H0STCNT0", "005930"),)) == src.demand[0]
+    src.lease_known = False
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        if hub.lease_reacquired:
+            break
+    assert hub.lease_reacquired >= 1
+    assert src.demand.count(("acquire", (("H0STCNT0", "005930"),))) >= 2
+    hub.remove_client(c)
