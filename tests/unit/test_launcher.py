@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import sys
 
 import pytest
@@ -49,6 +50,9 @@ def test_corrupt_state_file_reads_as_none(tmp_path):
 def test_process_matches_checks_the_command_line():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
+        deadline = time.monotonic() + 10  # until the child has exec'd, its cmdline is pytest's
+        while not process_matches(child.pid, "time.sleep") and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert process_matches(child.pid, "time.sleep")
         assert not process_matches(child.pid, "simulator")  # a recycled pid is never signalled
     finally:
