@@ -77,7 +77,8 @@ class CpuMeter:
 
 
 def run_load(sim, src, url: str, n: int, per_client: int, codes: list[str], rate: float, measure: float,
-             pids_fn) -> dict:
+             pids_fn, lags_fn=None) -> dict:
+    """`lags_fn(reset)`: the routers' ingest lags (socket receipt -> router, ms) since the last reset."""
     warm = 5.0 + n / 50
     clients = subprocess.Popen([PY, PARTS, "clients", url, str(n), str(per_client), str(warm), str(measure),
                                 ",".join(codes)], stdout=subprocess.PIPE, text=True)
@@ -87,15 +88,20 @@ def run_load(sim, src, url: str, n: int, per_client: int, codes: list[str], rate
     sender.start()
     time.sleep(warm)
     meter = CpuMeter(pids_fn())
+    if lags_fn:
+        lags_fn(True)
     c0, w0 = meter.per_process(), time.monotonic()
     time.sleep(measure)
     parts = [(b - a) / (time.monotonic() - w0) for a, b in zip(c0, meter.per_process())]
+    lags = sorted(lags_fn(False)) if lags_fn else []
     cpu = sum(parts)
     rss = meter.rss_mb()
     out, _ = clients.communicate(timeout=warm + measure + 120)
     sender.join(timeout=60)
     res = json.loads(out.strip().splitlines()[-1])
     res.update(cpu=cpu, cpu_parts=parts, rss_mb=rss, elapsed=time.monotonic() - t0)
+    if lags:
+        res.update(router_lag_p50=lags[len(lags) // 2], router_lag_p99=lags[min(len(lags) - 1, int(len(lags) * 0.99))])
     return res
 
 
@@ -158,7 +164,14 @@ def ray_phase(sim, src, codes, args, ns) -> dict[int, dict]:
         while missing:
             sim.call(lambda: src.send(sim.sim, 100, 1.0), timeout=60)
             missing = [c for c in missing if not _router_ready(ray, router_name(c))]
-        return {n: run_load(sim, src, url, n, args.per_client, codes, args.rate, args.seconds, pids) for n in ns}
+        def lags(reset: bool) -> list[float]:
+            out: list[float] = []
+            for c in codes:
+                st = ray.get(ray.get_actor(router_name(c), namespace=NAMESPACE).stats.remote(reset))
+                out += [ns_ / 1e6 for ns_ in st["lag_samples_ns"]]
+            return out
+        return {n: run_load(sim, src, url, n, args.per_client, codes, args.rate, args.seconds, pids, lags)
+                for n in ns}
     finally:
         gw.terminate()
         gw.wait(10)
@@ -203,6 +216,9 @@ def main() -> None:
         p = a["cpu_parts"]
         print(f"{n:>5} |   Ray CPU split: gateway {p[0] * 100:.0f}%, socket actor {p[1] * 100:.0f}%, "
               f"routers {sum(p[2:]) * 100:.0f}% ({len(p) - 2} actors)")
+        if "router_lag_p50" in a:
+            print(f"{n:>5} |   Ray latency split: socket receipt -> router ingest p50 {a['router_lag_p50']:.1f} ms, "
+                  f"p99 {a['router_lag_p99']:.1f} ms (the rest: router -> gateway -> client)")
         print(f"{n:>5} | {'ratio Ray/baseline':<22} | {a['msgs_per_s'] / max(b['msgs_per_s'], 1e-9):>8.2f} | "
               f"{a['p50_ms'] / b['p50_ms']:>7.2f} | {a['p99_ms'] / b['p99_ms']:>7.2f} | "
               f"{a['cpu'] / max(b['cpu'], 1e-9):>6.2f} | {a['rss_mb'] / max(b['rss_mb'], 1e-9):>7.2f} |")

@@ -152,7 +152,8 @@ async def baseline_server(ws_url: str, approval: str, codes: list[str], port_fil
             for c in codes:
                 for tr in (T, B):
                     await up.send(subscribe_message(approval, tr, c))
-            seq = 0
+            seq = {c: 0 for c in codes}  # per symbol, like the socket owner's batcher: the router
+            # core's reorder buffer holds a batch whose seq skips one until the gap is filled
             async for raw in up:
                 msg = parse_message(raw, None)
                 if isinstance(msg, DataFrame):
@@ -163,8 +164,9 @@ async def baseline_server(ws_url: str, approval: str, codes: list[str], port_fil
                         if hasattr(ev, "symbol") and ev.symbol in cores:
                             by.setdefault(ev.symbol, []).append(ev)
                     for code, group in by.items():
-                        seq += 1
-                        cores[code].ingest(build_batch(code, "baseline", seq, group, [time.time_ns()] * len(group)))
+                        seq[code] += 1
+                        cores[code].ingest(build_batch(code, "baseline", seq[code], group,
+                                                       [time.time_ns()] * len(group)))
                         fan_out(code)
                 elif isinstance(msg, PingPong):
                     await up.send(msg.raw)
