@@ -227,11 +227,22 @@ class Run:
             self.state.urls["ray_dashboard"] = f"http://127.0.0.1:{dash}"
             self.state.save()
             cpus = int(os.environ.get("RAY_NUM_CPUS", "0") or 0) or max(2, os.cpu_count() or 2)
-            self.ray_head = P.start_ray_head(port=port, dashboard_port=dash, temp_dir=temp, num_cpus=cpus,
-                                             log_path=self.logs / "ray-head.log", env=env)
-            self.state.ray_head_pid = self.ray_head.pid
-            self.state.save()
-            P.wait_for_ray(address, self.ray_head, self.logs / "ray-head.log")
+            for attempt in range(3):
+                self.ray_head = P.start_ray_head(port=port, dashboard_port=dash, temp_dir=temp, num_cpus=cpus,
+                                                 log_path=self.logs / "ray-head.log", env=env)
+                self.state.ray_head_pid = self.ray_head.pid
+                self.state.save()
+                try:
+                    P.wait_for_ray(address, self.ray_head, self.logs / "ray-head.log")
+                    break
+                except P.StartError as exc:
+                    # `ray start` binds many auxiliary ports (agents, workers, metrics) that another
+                    # Ray on the machine can take between our choice and its bind; it then exits.
+                    # The head port itself was free: try again with fresh auxiliary ports.
+                    if self.ray_head.poll() is None or attempt == 2 or P.port_open("127.0.0.1", port):
+                        raise
+                    say(f"  {exc}; starting the Ray head again (attempt {attempt + 2} of 3)")
+                    P.stop_ray_head(self.ray_head.pid, temp)
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, logging_level="WARNING")
         install_signal_handlers()  # ray.init replaces SIGTERM's handler with sys.exit
         self.ray_connected = True
