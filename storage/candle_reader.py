@@ -8,8 +8,9 @@ Change feed (cross-process cache invalidation): a statement-level trigger on `ma
 sends one `NOTIFY candles_changed` per statement and symbol with the touched time range, on
 commit. Every API replica LISTENs and drops the cache entries the change could affect. The
 trigger is installed idempotently by `install_change_feed` (the API calls it at start-up); on
-TimescaleDB hypertables (no transition tables there) the writer calls `notify_changed` itself,
-which sends the same message. Payload: `{"symbol": .., "start": iso, "end": iso}` (inclusive).
+TimescaleDB hypertables (no transition tables there) `storage.candle_rows.upsert_candles` (the
+candle writer's and the repairer's write path) calls `notify_changed` itself, which sends the same
+message. Payload: `{"symbol": .., "start": iso, "end": iso}` (inclusive).
 On the plain-PostgreSQL aggregate emulation, a refresh that re-materializes a range also
 announces it, for all symbols (`"symbol": "*"`): aggregates change then, not at the raw write.
 On native TimescaleDB, a late row below the watermark shows in the aggregates only after the

@@ -10,6 +10,8 @@ import asyncpg
 from backbone.models import Candle
 from backbone.storage_policy import dedupe_keep_last
 
+from .candle_reader import notify_changed
+
 COLUMNS = ("symbol", "interval", "time", "open", "high", "low", "close", "volume", "value", "trades",
            "source")
 _SET = ", ".join(f"{c} = EXCLUDED.{c}" for c in ("open", "high", "low", "close", "volume", "value",
@@ -29,17 +31,44 @@ def candle_record(c: Candle) -> tuple:
             c.trades, c.source)
 
 
+async def feed_triggers_installed(conn: asyncpg.Connection) -> bool:
+    """Whether market_candles announces its own writes (the NOTIFY triggers of
+    storage.candle_reader.install_change_feed). A TimescaleDB hypertable refuses them."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('market_candles') "
+        "AND tgname = 'candles_changed_ins')"))
+
+
 async def upsert_candles(conn: asyncpg.Connection, candles: Sequence[Candle], *,
-                         method: str = "copy") -> int:
-    """Write `candles` in one transaction; duplicates in the batch collapse to the last. Returns rows."""
-    rows = [candle_record(c) for c in dedupe_keep_last(candles)]
+                         method: str = "copy", announce: bool | None = None) -> int:
+    """Write `candles` in one transaction; duplicates in the batch collapse to the last. Returns rows.
+
+    `announce`: send the API caches' change notice (`candles_changed`, on commit) from here. None
+    (default): only when the table has no NOTIFY triggers doing it, as on TimescaleDB, where
+    otherwise a late row or a repair would stay hidden behind cached closed ranges."""
+    kept = dedupe_keep_last(candles)
+    rows = [candle_record(c) for c in kept]
     if not rows:
         return 0
     async with conn.transaction():
+        if announce is None:
+            announce = not await feed_triggers_installed(conn)
         if method == "copy":
             await conn.execute(STAGE_SQL)
             await conn.copy_records_to_table("_candle_stage", records=rows, columns=list(COLUMNS))
             await conn.execute(MERGE_SQL)
         else:
             await conn.executemany(UPSERT_ONE_SQL, rows)
+        if announce:
+            for symbol, (lo, hi) in _ranges(kept).items():
+                await notify_changed(conn, symbol, lo, hi)
     return len(rows)
+
+
+def _ranges(candles: Sequence[Candle]) -> dict[str, tuple]:
+    """symbol -> (first, last) minute written."""
+    out: dict[str, tuple] = {}
+    for c in candles:
+        lo, hi = out.get(c.symbol, (c.time, c.time))
+        out[c.symbol] = (min(lo, c.time), max(hi, c.time))
+    return out
