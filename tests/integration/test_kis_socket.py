@@ -180,9 +180,11 @@ def test_surviving_router_delivers_trades_from_a_restarted_upstream(ray_env, mak
     second = make_env(rate=10.0)
     b = get_or_create_socket_actor(second.settings, second.options())
     ray.get(b.acquire.remote("gw", [(T, "005930")], 1))
+    # Without the re-anchoring every new print is a "duplicate" until the new count passes the old
+    # one (minutes at this rate). Prints of the new feed in the very second of the old feed's last
+    # print still count as replays: they cannot be told apart.
     wait_for(lambda: ray.get(router.status.remote())["trades"] > before["trades"] + 5,
              timeout=30, what="prints of the restarted upstream in the trade ring")
-    assert ray.get(router.status.remote())["duplicates"] == before["duplicates"]
 
 
 def test_leased_demand_ends_when_not_renewed_also_after_a_restart(ray_env, make_env):
