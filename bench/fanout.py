@@ -43,7 +43,7 @@ from backbone.settings import NAMESPACE, Settings  # noqa: E402
 from simulator.testing import SimulatorThread  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from fanout_parts import FrameSource  # noqa: E402
+from fanout_parts import FrameSource, kill_bench_actors  # noqa: E402
 
 ACTOR_KEY, ACTOR_SECRET = "BENCH-FANOUT-ACTOR", "bench-fanout-actor-secret"
 PLAIN_KEY, PLAIN_SECRET = "BENCH-FANOUT-PLAIN", "bench-fanout-plain-secret"
@@ -130,7 +130,7 @@ def _router_ready(ray, name: str) -> bool:
 def ray_phase(sim, src, codes, args, ns) -> dict[int, dict]:
     import ray
 
-    from actors.kis_socket import get_or_create_socket_actor, socket_actor_name
+    from actors.kis_socket import get_or_create_socket_actor
     from actors.router import router_name
     from upstream.options import SocketOptions
     r, w = urlparse(sim.rest_url), urlparse(sim.ws_url)
@@ -175,12 +175,7 @@ def ray_phase(sim, src, codes, args, ns) -> dict[int, dict]:
     finally:
         gw.terminate()
         gw.wait(10)
-        for name in [router_name(c) for c in codes] + [socket_actor_name(settings)]:
-            try:
-                ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
-            except ValueError:
-                pass
-        ray.shutdown()
+        kill_bench_actors(ray, codes, settings)
 
 
 def main() -> None:

@@ -64,6 +64,19 @@ class FrameSource:
         return sent
 
 
+def kill_bench_actors(ray, codes: list[str], settings) -> None:
+    """Remove the benchmark's detached actors (routers of `codes`, the socket owner), then leave Ray."""
+    from actors.kis_socket import socket_actor_name
+    from actors.router import router_name
+    from backbone.settings import NAMESPACE
+    for name in [router_name(c) for c in codes] + [socket_actor_name(settings)]:
+        try:
+            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+        except ValueError:
+            pass
+    ray.shutdown()
+
+
 # ------------------------------------------------------------------ load generator (own process)
 async def run_clients(url: str, n: int, per_client: int, codes: list[str], warm_s: float, measure_s: float,
                       seed: int = 1) -> dict:

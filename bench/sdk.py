@@ -48,10 +48,7 @@ def gateway_process(ray_address: str, port: int) -> None:
     @app.post("/bench/drop")
     async def drop() -> dict:
         hub = app.state.stream_hub
-        clients = list(hub.clients) if hub is not None else []
-        for c in clients:
-            await c.ws.close(code=1012)
-        return {"dropped": len(clients)}
+        return {"dropped": await hub.close_clients() if hub is not None else 0}
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws_ping_interval=None)
 
@@ -139,12 +136,12 @@ def main() -> None:
 
     import ray
 
-    from actors.kis_socket import get_or_create_socket_actor, socket_actor_name
+    from actors.kis_socket import get_or_create_socket_actor
     from actors.router import router_name
     from backbone import symbols as universe
     from backbone.settings import NAMESPACE, Settings
     from fanout import _router_ready
-    from fanout_parts import FrameSource
+    from fanout_parts import FrameSource, kill_bench_actors
     from simulator.testing import SimulatorThread
     from upstream.options import SocketOptions
 
@@ -192,12 +189,7 @@ def main() -> None:
     finally:
         gw.terminate()
         gw.wait(10)
-        for name in [router_name(c) for c in codes] + [socket_actor_name(settings)]:
-            try:
-                ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
-            except ValueError:
-                pass
-        ray.shutdown()
+        kill_bench_actors(ray, codes, settings)
         sim.stop()
 
     print(f"SDK benchmark: {args.rate:g} frames/s over 40 subscriptions (20 symbols x trade+book), one consumer, "

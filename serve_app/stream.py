@@ -149,6 +149,8 @@ def create_stream_app(settings=None, **kw) -> FastAPI:
     """A FastAPI app with only the stream routes (tests, benchmarks, a stream-only deployment)."""
     app = FastAPI(title="KIS backbone streams")
     install_stream(app, settings=settings, **kw)
+    from fastapi.staticfiles import StaticFiles
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the /streams page's book.js
 
     @app.get("/healthz")
     async def healthz() -> dict:

@@ -176,5 +176,5 @@ class ChannelFeed:
             self.apply(r)
 
     def stats(self) -> dict:
-        return {"clients": len(self.clients), "joining": self.joining, "epoch": self.epoch, "seq": self.seq, "polls": self.polls,
-                "poll_errors": self.poll_errors, "forwarded": self.forwarded}
+        return {"clients": len(self.clients), "joining": self.joining, "epoch": self.epoch, "seq": self.seq,
+                "polls": self.polls, "poll_errors": self.poll_errors, "forwarded": self.forwarded}

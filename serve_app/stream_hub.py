@@ -15,10 +15,11 @@ One hub per gateway process (Serve replica or uvicorn worker), created lazily on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from backbone.ring import new_epoch
 from backbone.stream_protocol import (UNAVAILABLE, UPSTREAM_REFUSED, Channel, encode, error_message, message,
@@ -106,11 +107,8 @@ class StreamHub:
             if self._sector_task is None or self._sector_task.done():
                 self._sector_task = asyncio.get_running_loop().create_task(self._sectors_loop())
             return
-        feed = await self._feed(client, ch)
-        if feed is None:
-            return
-        try:
-            if client in feed.clients:
+        async with self._joining(client, ch) as feed:
+            if feed is None or client in feed.clients:
                 return
             try:
                 r = await self.sources.poll(ch, None, 0.0)
@@ -124,17 +122,14 @@ class StreamHub:
             client.queue.offer_snapshot(ch.name, text)
             feed.join(client, r["epoch"], seq)
             client.wake()
-        finally:
-            feed.joining -= 1
 
     async def resume(self, client: Any, ch: Channel, epoch: str, from_seq: int) -> None:
         if ch.symbol is None and ch.kind != "whale":
             await self.subscribe(client, ch)  # status/sectors: nothing to replay
             return
-        feed = await self._feed(client, ch)
-        if feed is None:
-            return
-        try:
+        async with self._joining(client, ch) as feed:
+            if feed is None:
+                return
             feed.leave(client)
             try:
                 r = await self.sources.poll(ch, from_seq, 0.0, epoch, None)
@@ -152,8 +147,6 @@ class StreamHub:
                     top = seq
                 feed.join(client, r["epoch"], top)
             client.wake()
-        finally:
-            feed.joining -= 1
 
     def unsubscribe(self, client: Any, ch: Channel) -> None:
         if ch.kind in ("status", "sectors"):
@@ -169,10 +162,20 @@ class StreamHub:
         client.wake()
 
     # ------------------------------------------------------------------ feeds and demand
+    @contextlib.asynccontextmanager
+    async def _joining(self, client: Any, ch: Channel) -> AsyncIterator[ChannelFeed | None]:
+        """The channel's feed, counted as being joined for the duration: a feed must not end for
+        lack of clients while a subscribe is still fetching its snapshot (e.g. while the router is
+        being created)."""
+        feed = await self._feed(client, ch)
+        try:
+            yield feed
+        finally:
+            if feed is not None:
+                feed.joining -= 1
+
     async def _feed(self, client: Any, ch: Channel) -> ChannelFeed | None:
-        """The channel's feed, marked as being joined (the caller decrements `joining` when its
-        join ends): a feed must not end for lack of clients while a subscribe is still fetching
-        its snapshot, e.g. while the router is being created."""
+        """The channel's feed with `joining` incremented (see `_joining`, which undoes it)."""
         async with self._lock:  # one feed per channel even when two sockets subscribe at once
             feed = self.feeds.get(ch.name)
             if feed is not None and not feed.closing:
@@ -281,6 +284,14 @@ class StreamHub:
                     t = asyncio.get_running_loop().create_task(self.sources.resync_book(feed.channel.symbol))
                     self._tasks.add(t)
                     t.add_done_callback(self._tasks.discard)
+
+    async def close_clients(self, code: int = 1012) -> int:
+        """Close every client socket from the server side (1012: service restart; clients reconnect
+        and resume). The gateway itself stays up. Returns how many were closed."""
+        clients = list(self.clients)
+        for c in clients:
+            await c.ws.close(code=code)
+        return len(clients)
 
     def stats(self) -> dict:
         return {"requester": self.requester, "clients": len(self.clients), "status": self.status,

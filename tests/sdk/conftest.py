@@ -60,10 +60,7 @@ class Backend:
         async def drop_sockets() -> dict:
             """Close every client WebSocket from the server side (the gateway itself stays up)."""
             hub = app.state.stream_hub
-            clients = list(hub.clients) if hub is not None else []
-            for c in clients:
-                await c.ws.close(code=1012)
-            return {"dropped": len(clients)}
+            return {"dropped": await hub.close_clients() if hub is not None else 0}
         return app
 
     def start(self) -> "Backend":
